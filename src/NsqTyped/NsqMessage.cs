@@ -1,0 +1,91 @@
+using NsqTyped.Protocol;
+
+namespace NsqTyped;
+
+/// <summary>
+/// A message delivered by nsqd. Respond exactly once with <see cref="FinishAsync"/> or
+/// <see cref="RequeueAsync"/> (<see cref="TouchAsync"/> may be called any number of times before);
+/// the response goes to the connection that delivered it. A message nobody responds to is
+/// redelivered by nsqd after its timeout: nothing is lost.
+/// </summary>
+public sealed class NsqMessage
+{
+    private readonly INsqMessageResponder _responder;
+    private int _responded;
+
+    /// <summary>Creates a message. The runtime creates them; tests may too, with their own responder.</summary>
+    /// <param name="id">The message id.</param>
+    /// <param name="attempts">Delivery attempts including this one.</param>
+    /// <param name="timestampNanoseconds">Publish time in nanoseconds since the Unix epoch.</param>
+    /// <param name="body">The body (owned by the message).</param>
+    /// <param name="responder">Where FIN/REQ/TOUCH go.</param>
+    public NsqMessage(NsqMessageId id, ushort attempts, long timestampNanoseconds, ReadOnlyMemory<byte> body, INsqMessageResponder responder)
+    {
+        ArgumentNullException.ThrowIfNull(responder);
+        Id = id;
+        Attempts = attempts;
+        TimestampNanoseconds = timestampNanoseconds;
+        Body = body;
+        _responder = responder;
+    }
+
+    /// <summary>The 16-byte message id.</summary>
+    public NsqMessageId Id { get; }
+
+    /// <summary>Delivery attempts including this one (1 on first delivery).</summary>
+    public ushort Attempts { get; }
+
+    /// <summary>Publish time in nanoseconds since the Unix epoch.</summary>
+    public long TimestampNanoseconds { get; }
+
+    /// <summary>Publish time (set by nsqd when the message was published, not when it was delivered).</summary>
+    public DateTimeOffset Timestamp => DateTimeOffset.UnixEpoch.AddTicks(TimestampNanoseconds / 100);
+
+    /// <summary>The message body.</summary>
+    public ReadOnlyMemory<byte> Body { get; }
+
+    /// <summary>Whether <see cref="FinishAsync"/> or <see cref="RequeueAsync"/> has been called.</summary>
+    public bool HasResponded => Volatile.Read(ref _responded) != 0;
+
+    /// <summary>Tells nsqd the message was processed (FIN).</summary>
+    /// <exception cref="InvalidOperationException">The message was already finished or requeued.</exception>
+    public ValueTask FinishAsync(CancellationToken cancellationToken = default)
+    {
+        MarkResponded();
+        return _responder.FinishAsync(this, cancellationToken);
+    }
+
+    /// <summary>Asks nsqd to deliver the message again after <paramref name="delay"/> (REQ).</summary>
+    /// <param name="delay">Delay before redelivery; <see langword="null"/> or zero means at once. nsqd clamps it to its max-req-timeout.</param>
+    /// <param name="backoff">Whether a Reader should treat this as a failure and back off.</param>
+    /// <param name="cancellationToken">Cancels sending the command.</param>
+    /// <exception cref="InvalidOperationException">The message was already finished or requeued.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="delay"/> is negative.</exception>
+    public ValueTask RequeueAsync(TimeSpan? delay = null, bool backoff = true, CancellationToken cancellationToken = default)
+    {
+        var d = delay ?? TimeSpan.Zero;
+        ArgumentOutOfRangeException.ThrowIfLessThan(d, TimeSpan.Zero, nameof(delay));
+        MarkResponded();
+        return _responder.RequeueAsync(this, d, backoff, cancellationToken);
+    }
+
+    /// <summary>Resets the message's server-side timeout (TOUCH), for handlers that need longer.</summary>
+    /// <exception cref="InvalidOperationException">The message was already finished or requeued.</exception>
+    public ValueTask TouchAsync(CancellationToken cancellationToken = default)
+    {
+        if (HasResponded)
+        {
+            throw new InvalidOperationException($"Message {Id} has already been responded to; it can no longer be touched.");
+        }
+
+        return _responder.TouchAsync(this, cancellationToken);
+    }
+
+    private void MarkResponded()
+    {
+        if (Interlocked.Exchange(ref _responded, 1) != 0)
+        {
+            throw new InvalidOperationException($"Message {Id} has already been finished or requeued.");
+        }
+    }
+}
