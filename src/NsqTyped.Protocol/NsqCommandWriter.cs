@@ -42,8 +42,12 @@ public static class NsqCommandWriter
     /// <summary>Writes <c>IDENTIFY\n[size][json]</c>.</summary>
     /// <param name="writer">Destination.</param>
     /// <param name="json">The UTF-8 JSON body (see <see cref="NsqIdentifyRequest"/>).</param>
-    public static void WriteIdentify(IBufferWriter<byte> writer, ReadOnlySpan<byte> json) =>
+    /// <exception cref="ArgumentException"><paramref name="json"/> is empty (nsqd closes the connection on an empty IDENTIFY body).</exception>
+    public static void WriteIdentify(IBufferWriter<byte> writer, ReadOnlySpan<byte> json)
+    {
+        ThrowIfEmpty(json.Length, nameof(json));
         WriteWithBody(writer, Identify, json);
+    }
 
     /// <summary>Writes <c>IDENTIFY\n[size][json]</c> for <paramref name="request"/>.</summary>
     public static void WriteIdentify(IBufferWriter<byte> writer, NsqIdentifyRequest request)
@@ -54,8 +58,12 @@ public static class NsqCommandWriter
     }
 
     /// <summary>Writes <c>AUTH\n[size][secret]</c>.</summary>
-    public static void WriteAuth(IBufferWriter<byte> writer, ReadOnlySpan<byte> secret) =>
+    /// <exception cref="ArgumentException"><paramref name="secret"/> is empty (nsqd closes the connection on an empty AUTH body).</exception>
+    public static void WriteAuth(IBufferWriter<byte> writer, ReadOnlySpan<byte> secret)
+    {
+        ThrowIfEmpty(secret.Length, nameof(secret));
         WriteWithBody(writer, Auth, secret);
+    }
 
     /// <summary>Writes <c>SUB &lt;topic&gt; &lt;channel&gt;\n</c>.</summary>
     /// <exception cref="ArgumentException">A name is invalid.</exception>
@@ -280,11 +288,11 @@ public static class NsqCommandWriter
         return position + source.Length;
     }
 
-    private static void ThrowIfEmpty(long length)
+    private static void ThrowIfEmpty(long length, string paramName = "body")
     {
         if (length == 0)
         {
-            throw new ArgumentException("A message body must not be empty: nsqd rejects empty messages and closes the connection.", "body");
+            throw new ArgumentException("A body must not be empty: nsqd rejects empty bodies and closes the connection.", paramName);
         }
     }
 }

@@ -37,12 +37,15 @@ public static class NsqFrameReader
     public static bool TryReadFrame(ref ReadOnlySequence<byte> buffer, out NsqFrame frame, int maxFrameSize = DefaultMaxFrameSize)
     {
         frame = default;
-        if (buffer.Length < SizeFieldLength)
+        var length = buffer.Length;
+        if (length < SizeFieldLength)
         {
             return false;
         }
 
-        var size = ReadInt32(buffer);
+        // Fast path: the header sits in the first segment (almost always), so no slicing is needed to read it.
+        var first = buffer.FirstSpan;
+        var size = first.Length >= 4 ? BinaryPrimitives.ReadInt32BigEndian(first) : ReadInt32(buffer);
         if (size < 4)
         {
             throw new NsqProtocolException($"Frame size {size} is smaller than the 4-byte frame type.");
@@ -53,24 +56,30 @@ public static class NsqFrameReader
             throw new NsqProtocolException($"Frame size {size} exceeds the maximum of {maxFrameSize} bytes.");
         }
 
-        if (buffer.Length - SizeFieldLength < size)
+        if (length < SizeFieldLength + 4)
         {
             return false;
         }
 
-        var type = ReadInt32(buffer.Slice(SizeFieldLength));
+        // The header is judged as soon as it is there, so garbage fails fast instead of waiting for a body.
+        var type = first.Length >= 8 ? BinaryPrimitives.ReadInt32BigEndian(first[4..]) : ReadInt32(buffer.Slice(SizeFieldLength));
         if ((uint)type > (uint)NsqFrameType.Message)
         {
             throw new NsqProtocolException($"Unknown frame type {type}.");
         }
 
-        var data = buffer.Slice(SizeFieldLength + 4, size - 4);
-        if (type == (int)NsqFrameType.Message && data.Length < NsqMessageFrame.HeaderLength)
+        if (type == (int)NsqFrameType.Message && size - 4 < NsqMessageFrame.HeaderLength)
         {
             throw new NsqProtocolException(
-                $"Message frame data is {data.Length} bytes; at least {NsqMessageFrame.HeaderLength} are required.");
+                $"Message frame data is {size - 4} bytes; at least {NsqMessageFrame.HeaderLength} are required.");
         }
 
+        if (length - SizeFieldLength < size)
+        {
+            return false;
+        }
+
+        var data = buffer.Slice(SizeFieldLength + 4, size - 4);
         frame = new NsqFrame((NsqFrameType)type, data);
         buffer = buffer.Slice(data.End);
         return true;

@@ -46,6 +46,16 @@ public readonly struct NsqMessageFrame
             throw new NsqProtocolException($"Message frame data is {data.Length} bytes; at least {HeaderLength} are required.");
         }
 
+        var first = data.FirstSpan;
+        if (first.Length >= HeaderLength)
+        {
+            return new NsqMessageFrame(
+                BinaryPrimitives.ReadInt64BigEndian(first),
+                BinaryPrimitives.ReadUInt16BigEndian(first[8..]),
+                NsqMessageId.Read(first.Slice(10, NsqMessageId.Length)),
+                data.Slice(HeaderLength));
+        }
+
         Span<byte> header = stackalloc byte[HeaderLength];
         data.Slice(0, HeaderLength).CopyTo(header);
         return new NsqMessageFrame(
