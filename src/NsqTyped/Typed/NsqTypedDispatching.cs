@@ -1,0 +1,45 @@
+using System.ComponentModel;
+
+namespace NsqTyped;
+
+/// <summary>
+/// The runtime behind generated dispatchers of instance handlers: finds the handler instance.
+/// Call the generated <c>NsqTypedHandlers</c> rather than this.
+/// </summary>
+[EditorBrowsable(EditorBrowsableState.Never)]
+public static class NsqTypedDispatching
+{
+    /// <summary>
+    /// Returns the instance an instance handler runs on: from <paramref name="factory"/> when the
+    /// dispatcher was created with one, else from <paramref name="services"/>, else from
+    /// <paramref name="create"/> (the type's parameterless constructor, when it has one).
+    /// </summary>
+    /// <typeparam name="THandler">The handler's declaring type.</typeparam>
+    /// <param name="factory">The factory given to <c>NsqTypedHandlers.Create</c>, if any.</param>
+    /// <param name="services">The provider given to <see cref="INsqHandlerDispatcher.DispatchAsync"/>, if any.</param>
+    /// <param name="create">Creates an instance without DI, or <see langword="null"/> when the type has no accessible parameterless constructor.</param>
+    /// <param name="handlerName">The handler, for the error message.</param>
+    /// <exception cref="InvalidOperationException">No source produced an instance of <typeparamref name="THandler"/>.</exception>
+    public static THandler GetHandlerInstance<THandler>(Func<Type, object>? factory, IServiceProvider? services, Func<THandler>? create, string handlerName)
+    {
+        if (factory is not null)
+        {
+            return factory(typeof(THandler)) is THandler made
+                ? made
+                : throw new InvalidOperationException($"The handler factory returned no {typeof(THandler)} for {handlerName}.");
+        }
+
+        if (services?.GetService(typeof(THandler)) is THandler resolved)
+        {
+            return resolved;
+        }
+
+        if (create is not null)
+        {
+            return create();
+        }
+
+        throw new InvalidOperationException(
+            $"{handlerName} is an instance handler and {typeof(THandler)} has no parameterless constructor: register it with AddNsqTypedHandlers() and pass an IServiceProvider, or create the dispatchers with NsqTypedHandlers.Create(factory).");
+    }
+}
