@@ -1,0 +1,168 @@
+using System.Collections.Concurrent;
+using System.Threading.Tasks.Sources;
+
+namespace NsqTyped.Internal;
+
+/// <summary>What a queued command expects back, so responses are matched to the right command.</summary>
+internal enum PendingKind
+{
+    Publish,
+    Subscribe,
+    Close,
+}
+
+/// <summary>
+/// One slot of a connection's FIFO of commands awaiting a response. Pooled and awaited as a
+/// <see cref="ValueTask"/>. It can be completed by the response, the per-call timeout, the caller's
+/// token or the connection's death, whichever comes first; the slot stays in the FIFO until its
+/// response arrives (or the connection dies) so later acknowledgements stay aligned.
+/// </summary>
+internal sealed class PendingOperation : IValueTaskSource
+{
+    private const int MaxPooled = 4096;
+    private static readonly ConcurrentQueue<PendingOperation> s_pool = new();
+    private static int s_pooledCount;
+
+    private static readonly Action<object?> s_onTimeout = static state => ((PendingOperation)state!).OnTimeout();
+    private static readonly Action<object?, CancellationToken> s_onCanceled = static (state, token) =>
+        ((PendingOperation)state!).TrySetException(new OperationCanceledException("The operation was canceled.", token));
+
+    private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
+    private CancellationTokenSource? _timeoutSource;
+    private CancellationTokenRegistration _timeoutRegistration;
+    private CancellationTokenRegistration _cancelRegistration;
+    private TimeSpan _timeout;
+    private string? _topic;
+    private int _completed;
+
+    // Two owners: the connection's FIFO and the awaiter. The slot returns to the pool when both let go.
+    private int _owners;
+
+    public PendingKind Kind { get; private set; }
+
+    public short Version => _core.Version;
+
+    public static PendingOperation Rent(PendingKind kind, string? topic)
+    {
+        if (!s_pool.TryDequeue(out var op))
+        {
+            op = new PendingOperation();
+        }
+        else
+        {
+            Interlocked.Decrement(ref s_pooledCount);
+        }
+
+        op.Kind = kind;
+        op._topic = topic;
+        op._completed = 0;
+        op._owners = 2;
+        return op;
+    }
+
+    /// <summary>Starts the timeout and observes <paramref name="cancellationToken"/>; call once the command is queued.</summary>
+    public void Arm(TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        _timeout = timeout;
+        if (timeout != Timeout.InfiniteTimeSpan)
+        {
+            _timeoutSource ??= new CancellationTokenSource();
+            _timeoutRegistration = _timeoutSource.Token.UnsafeRegister(s_onTimeout, this);
+            _timeoutSource.CancelAfter(timeout);
+        }
+
+        if (cancellationToken.CanBeCanceled)
+        {
+            _cancelRegistration = cancellationToken.UnsafeRegister(s_onCanceled, this);
+        }
+    }
+
+    public ValueTask AsValueTask() => new(this, _core.Version);
+
+    public bool TrySetResult()
+    {
+        if (Interlocked.Exchange(ref _completed, 1) != 0)
+        {
+            return false;
+        }
+
+        _core.SetResult(true);
+        return true;
+    }
+
+    public bool TrySetException(Exception error)
+    {
+        if (Interlocked.Exchange(ref _completed, 1) != 0)
+        {
+            return false;
+        }
+
+        _core.SetException(error);
+        return true;
+    }
+
+    /// <summary>The FIFO is done with the slot (its response arrived or the connection died).</summary>
+    public void ReleaseFromQueue() => Release();
+
+    /// <summary>The slot never reached the FIFO (the connection was closed); the caller still awaits it.</summary>
+    public void ReleaseUnqueued() => Release();
+
+    void IValueTaskSource.GetResult(short token)
+    {
+        try
+        {
+            _core.GetResult(token);
+        }
+        finally
+        {
+            Release();
+        }
+    }
+
+    ValueTaskSourceStatus IValueTaskSource.GetStatus(short token) => _core.GetStatus(token);
+
+    void IValueTaskSource.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
+        _core.OnCompleted(continuation, state, token, flags);
+
+    private void OnTimeout()
+    {
+        var what = Kind switch
+        {
+            PendingKind.Publish => $"Publishing to '{_topic}'",
+            PendingKind.Subscribe => $"SUB to '{_topic}'",
+            _ => "CLS",
+        };
+        TrySetException(new NsqTimeoutException($"{what} was not acknowledged by nsqd within {_timeout.TotalMilliseconds:0} ms."));
+    }
+
+    private void Release()
+    {
+        if (Interlocked.Decrement(ref _owners) != 0)
+        {
+            return;
+        }
+
+        // Both owners are done and the slot is completed: callbacks that still fire find it completed.
+        _timeoutRegistration.Dispose();
+        _cancelRegistration.Dispose();
+        _timeoutRegistration = default;
+        _cancelRegistration = default;
+        if (_timeoutSource is not null && !_timeoutSource.TryReset())
+        {
+            _timeoutSource.Dispose();
+            _timeoutSource = null;
+        }
+
+        _core.Reset();
+        _topic = null;
+        if (Interlocked.Increment(ref s_pooledCount) <= MaxPooled)
+        {
+            s_pool.Enqueue(this);
+        }
+        else
+        {
+            Interlocked.Decrement(ref s_pooledCount);
+            _timeoutSource?.Dispose();
+        }
+    }
+}

@@ -1,0 +1,470 @@
+using System.Diagnostics;
+using System.Runtime.CompilerServices;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
+using NsqTyped.Internal;
+using NsqTyped.Protocol;
+using NsqTyped.Reader;
+
+namespace NsqTyped;
+
+/// <summary>
+/// Publishes to one or more nsqd over a pool of pipelined TCP connections, with reconnect (jittered
+/// exponential backoff), failover between nsqd, a per-call timeout and an explicit policy while
+/// disconnected.
+/// </summary>
+/// <remarks>
+/// <para>
+/// A publish completes when nsqd acknowledged it, or throws; it is never dropped silently. When the
+/// connection carrying a publish dies before the acknowledgement, the publish throws an
+/// <see cref="NsqConnectionException"/> and is <b>not</b> retried: nsqd may have stored it, and a
+/// silent retry could duplicate it. Retry in the application if duplicates are acceptable (NSQ
+/// delivers at least once anyway). A publish that could not be written at all (its connection had
+/// already closed) moves to another connection, because nsqd cannot have seen it.
+/// </para>
+/// <para>
+/// Idle connections stay alive: each connection's read loop answers nsqd's heartbeats, so the first
+/// publish after a quiet period is not lost (gnsq#12), and its watchdog notices a dead link within two
+/// heartbeat intervals so the producer reconnects before the next publish needs it.
+/// </para>
+/// </remarks>
+/// <example>
+/// <code>
+/// await using var producer = new NsqProducer(["127.0.0.1:4150"]);
+/// await producer.PublishAsync("orders", "hello"u8.ToArray());
+/// </code>
+/// </example>
+public sealed class NsqProducer : INsqPublisher, IAsyncDisposable
+{
+    private readonly Slot[] _slots;
+    private readonly NsqProducerOptions _options;
+    private readonly ILogger _logger;
+    private readonly CancellationTokenSource _stopping = new();
+    private readonly object _gate = new();
+    private TaskCompletionSource _stateChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Task[] _supervisors = [];
+    private int _started;
+    private int _next;
+    private Task? _disposeTask;
+
+    /// <summary>Creates a producer for one nsqd. Nothing connects until <see cref="ConnectAsync"/> or the first publish.</summary>
+    /// <param name="nsqdAddress">nsqd's TCP address, <c>host:port</c>.</param>
+    /// <param name="options">Options; <see cref="NsqProducerOptions.Default"/> when <see langword="null"/>.</param>
+    /// <exception cref="ArgumentException">The address is empty or malformed, or an option is out of range.</exception>
+    public NsqProducer(string nsqdAddress, NsqProducerOptions? options = null)
+        : this([nsqdAddress], options)
+    {
+    }
+
+    /// <summary>Creates a producer for several nsqd. Nothing connects until <see cref="ConnectAsync"/> or the first publish.</summary>
+    /// <param name="nsqdAddresses">nsqd TCP addresses, <c>host:port</c>; at least one.</param>
+    /// <param name="options">Options; <see cref="NsqProducerOptions.Default"/> when <see langword="null"/>.</param>
+    /// <exception cref="ArgumentException">No address is given, one is empty or malformed, or an option is out of range.</exception>
+    public NsqProducer(IEnumerable<string> nsqdAddresses, NsqProducerOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(nsqdAddresses);
+        _options = options ?? NsqProducerOptions.Default;
+        _options.Validate();
+        var addresses = nsqdAddresses.Select(a => NsqEndpoint.Parse(a, NsqdConnectionOptions.DefaultTcpPort, nameof(nsqdAddresses)).ToString()).Distinct().ToArray();
+        if (addresses.Length == 0)
+        {
+            throw new ArgumentException("A producer needs at least one nsqd address.", nameof(nsqdAddresses));
+        }
+
+        Addresses = addresses;
+        _slots = [.. addresses.SelectMany(a => Enumerable.Range(0, _options.ConnectionsPerNode).Select(_ => new Slot(a)))];
+        _logger = _options.Connection.LoggerFactory?.CreateLogger<NsqProducer>() ?? (ILogger)NullLogger.Instance;
+    }
+
+    /// <summary>The nsqd addresses this producer publishes to.</summary>
+    public IReadOnlyList<string> Addresses { get; }
+
+    /// <summary>The options.</summary>
+    public NsqProducerOptions Options => _options;
+
+    /// <summary>Whether at least one connection is open.</summary>
+    public bool IsConnected => ConnectedCount > 0;
+
+    /// <summary>How many of the pool's connections are open.</summary>
+    public int ConnectedCount => _slots.Count(s => s.Current is { IsConnected: true });
+
+    /// <summary>The open connections right now (for diagnostics and tests).</summary>
+    public IReadOnlyList<NsqdConnection> Connections => [.. _slots.Select(s => s.Current).OfType<NsqdConnection>().Where(c => c.IsConnected)];
+
+    /// <summary>
+    /// Starts connecting every pooled connection and waits until one is open (or until
+    /// <see cref="NsqProducerOptions.DisconnectedWaitTimeout"/>). Publishing starts the pool too, so calling
+    /// this is optional; it surfaces configuration errors early.
+    /// </summary>
+    /// <param name="cancellationToken">Cancels waiting (the pool keeps connecting).</param>
+    /// <exception cref="NsqConnectionException">No connection opened in time; the inner exception is the last connect error.</exception>
+    public async ValueTask ConnectAsync(CancellationToken cancellationToken = default)
+    {
+        ObjectDisposedException.ThrowIf(_stopping.IsCancellationRequested, this);
+        EnsureStarted();
+        var started = Stopwatch.GetTimestamp();
+        _ = await AcquireAsync(_options.DisconnectedWaitTimeout, NsqDisconnectedPolicy.WaitForConnection, started, cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <inheritdoc />
+    /// <exception cref="ArgumentException">The topic is invalid, or the body is empty or too large.</exception>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask PublishAsync(string topic, ReadOnlyMemory<byte> body, CancellationToken cancellationToken = default)
+    {
+        NsqNames.ThrowIfInvalidTopic(topic);
+        ThrowIfInvalidBody(body.Length, nameof(body));
+        var started = Stopwatch.GetTimestamp();
+        for (var attempt = 0; ; attempt++)
+        {
+            var connection = await AcquireAsync(_options.DisconnectedWaitTimeout, _options.DisconnectedPolicy, started, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await connection.PublishAsync(topic, body, Remaining(started), cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            catch (NsqNotSentException ex) when (attempt < _slots.Length)
+            {
+                Log.ProducerFailover(_logger, connection.Address, ex.Message);
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    /// <exception cref="ArgumentException">The topic is invalid, the list is empty, or a body is empty or too large.</exception>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask PublishManyAsync(string topic, IReadOnlyList<ReadOnlyMemory<byte>> bodies, CancellationToken cancellationToken = default)
+    {
+        NsqNames.ThrowIfInvalidTopic(topic);
+        ArgumentNullException.ThrowIfNull(bodies);
+        if (bodies.Count == 0)
+        {
+            throw new ArgumentException("MPUB needs at least one message.", nameof(bodies));
+        }
+
+        long total = 4;
+        for (var i = 0; i < bodies.Count; i++)
+        {
+            ThrowIfInvalidBody(bodies[i].Length, nameof(bodies));
+            total += 4 + bodies[i].Length;
+        }
+
+        if (total > _options.Connection.MaxBodySize)
+        {
+            throw new ArgumentException($"The MPUB body is {total} bytes; the maximum is {_options.Connection.MaxBodySize} (NsqdConnectionOptions.MaxBodySize).", nameof(bodies));
+        }
+
+        var started = Stopwatch.GetTimestamp();
+        for (var attempt = 0; ; attempt++)
+        {
+            var connection = await AcquireAsync(_options.DisconnectedWaitTimeout, _options.DisconnectedPolicy, started, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await connection.PublishManyAsync(topic, bodies, Remaining(started), cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            catch (NsqNotSentException ex) when (attempt < _slots.Length)
+            {
+                Log.ProducerFailover(_logger, connection.Address, ex.Message);
+            }
+        }
+    }
+
+    /// <inheritdoc />
+    /// <exception cref="ArgumentException">The topic is invalid, or the body is empty or too large.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="delay"/> is negative.</exception>
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    public async ValueTask PublishDeferredAsync(string topic, ReadOnlyMemory<byte> body, TimeSpan delay, CancellationToken cancellationToken = default)
+    {
+        NsqNames.ThrowIfInvalidTopic(topic);
+        ThrowIfInvalidBody(body.Length, nameof(body));
+        ArgumentOutOfRangeException.ThrowIfLessThan(delay, TimeSpan.Zero);
+        var started = Stopwatch.GetTimestamp();
+        for (var attempt = 0; ; attempt++)
+        {
+            var connection = await AcquireAsync(_options.DisconnectedWaitTimeout, _options.DisconnectedPolicy, started, cancellationToken).ConfigureAwait(false);
+            try
+            {
+                await connection.PublishDeferredAsync(topic, body, delay, Remaining(started), cancellationToken).ConfigureAwait(false);
+                return;
+            }
+            catch (NsqNotSentException ex) when (attempt < _slots.Length)
+            {
+                Log.ProducerFailover(_logger, connection.Address, ex.Message);
+            }
+        }
+    }
+
+    /// <summary>Stops reconnecting and closes every connection; publishes still waiting fail with <see cref="NsqConnectionException"/>. Idempotent.</summary>
+    public ValueTask DisposeAsync()
+    {
+        var task = Volatile.Read(ref _disposeTask);
+        if (task is null)
+        {
+            // Started outside any lock: closing runs cancellation callbacks synchronously.
+            var completion = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            task = Interlocked.CompareExchange(ref _disposeTask, completion.Task, null);
+            if (task is null)
+            {
+                task = completion.Task;
+                _ = RunDisposeAsync(completion);
+            }
+        }
+
+        return new ValueTask(task);
+    }
+
+    private async Task RunDisposeAsync(TaskCompletionSource completion)
+    {
+        try
+        {
+            await DisposeCoreAsync().ConfigureAwait(false);
+            completion.SetResult();
+        }
+        catch (Exception ex)
+        {
+            completion.SetException(ex);
+        }
+    }
+
+    private async Task DisposeCoreAsync()
+    {
+        _stopping.Cancel();
+        SignalStateChanged();
+        await Task.WhenAll(_supervisors).ConfigureAwait(false);
+        foreach (var slot in _slots)
+        {
+            if (slot.Current is { } connection)
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+            }
+        }
+    }
+
+    private void EnsureStarted()
+    {
+        if (Interlocked.Exchange(ref _started, 1) != 0)
+        {
+            return;
+        }
+
+        lock (_gate)
+        {
+            if (_stopping.IsCancellationRequested)
+            {
+                return;
+            }
+
+            _supervisors = [.. _slots.Select(slot => Task.Run(() => SuperviseAsync(slot, _stopping.Token)))];
+        }
+    }
+
+    private TimeSpan Remaining(long started)
+    {
+        if (_options.PublishTimeout == Timeout.InfiniteTimeSpan)
+        {
+            return Timeout.InfiniteTimeSpan;
+        }
+
+        var remaining = _options.PublishTimeout - Stopwatch.GetElapsedTime(started);
+        return remaining > TimeSpan.FromMilliseconds(1) ? remaining : TimeSpan.FromMilliseconds(1);
+    }
+
+    private async ValueTask<NsqdConnection> AcquireAsync(TimeSpan waitTimeout, NsqDisconnectedPolicy policy, long started, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_stopping.IsCancellationRequested, this);
+        EnsureStarted();
+        while (true)
+        {
+            var changed = Volatile.Read(ref _stateChanged).Task;
+            if (TryPick() is { } connection)
+            {
+                return connection;
+            }
+
+            ObjectDisposedException.ThrowIf(_stopping.IsCancellationRequested, this);
+            var elapsed = Stopwatch.GetElapsedTime(started);
+            var waitLeft = waitTimeout - elapsed;
+            var publishBound = false;
+            if (_options.PublishTimeout != Timeout.InfiniteTimeSpan && _options.PublishTimeout - elapsed < waitLeft)
+            {
+                waitLeft = _options.PublishTimeout - elapsed;
+                publishBound = true;
+            }
+
+            if (policy == NsqDisconnectedPolicy.FailFast || waitLeft <= TimeSpan.Zero)
+            {
+                var lastError = _slots.Select(s => s.LastError).LastOrDefault(e => e is not null);
+                var where = string.Join(", ", Addresses);
+                var last = lastError is null ? "" : " Last error: " + lastError.Message;
+                if (policy == NsqDisconnectedPolicy.FailFast)
+                {
+                    throw new NsqConnectionException($"No open connection to nsqd ({where}) and the disconnected policy is FailFast.{last}", lastError);
+                }
+
+                if (publishBound)
+                {
+                    throw new NsqTimeoutException($"The publish timeout ({_options.PublishTimeout.TotalMilliseconds:0} ms) ran out while waiting for a connection to nsqd ({where}).{last}", lastError);
+                }
+
+                throw new NsqConnectionException($"No connection to nsqd ({where}) opened within {elapsed.TotalMilliseconds:0} ms.{last}", lastError);
+            }
+
+            try
+            {
+                await changed.WaitAsync(waitLeft, cancellationToken).ConfigureAwait(false);
+            }
+            catch (TimeoutException)
+            {
+                // Re-checked at the top of the loop, which reports the failure with the last connect error.
+            }
+        }
+    }
+
+    private NsqdConnection? TryPick()
+    {
+        var start = (int)((uint)Interlocked.Increment(ref _next) % (uint)_slots.Length);
+        for (var i = 0; i < _slots.Length; i++)
+        {
+            var connection = _slots[(start + i) % _slots.Length].Current;
+            if (connection is { IsConnected: true })
+            {
+                return connection;
+            }
+        }
+
+        return null;
+    }
+
+    private void SignalStateChanged()
+    {
+        var previous = Interlocked.Exchange(ref _stateChanged, new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously));
+        previous.TrySetResult();
+    }
+
+    /// <summary>
+    /// One loop per pooled connection with explicit states: connect → open (until it closes) → back off →
+    /// connect again, until the producer is disposed.
+    /// </summary>
+    private async Task SuperviseAsync(Slot slot, CancellationToken stopping)
+    {
+        var backoff = new NsqBackoffPolicy(_options.ReconnectMaxDelay, _options.ReconnectBaseDelay);
+        var failures = 0;
+        while (!stopping.IsCancellationRequested)
+        {
+            slot.State = SlotState.Connecting;
+            Log.ProducerConnecting(_logger, slot.Address);
+            var connection = new NsqdConnection(slot.Address, _options.Connection);
+            try
+            {
+                await connection.ConnectAsync(stopping).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (!stopping.IsCancellationRequested)
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+                slot.LastError = ex;
+                failures = Math.Min(failures + 1, Math.Max(1, backoff.MaxCounter));
+                var delay = backoff.NextDelay(failures, Random.Shared);
+                Log.ProducerConnectFailed(_logger, slot.Address, (long)delay.TotalMilliseconds, ex);
+                slot.State = SlotState.BackingOff;
+                SignalStateChanged();
+                if (!await DelayAsync(delay, stopping).ConfigureAwait(false))
+                {
+                    break;
+                }
+
+                continue;
+            }
+            catch (Exception)
+            {
+                await connection.DisposeAsync().ConfigureAwait(false);
+                break;
+            }
+
+            failures = 0;
+            slot.LastError = null;
+            slot.Current = connection;
+            slot.State = SlotState.Open;
+            Log.ProducerConnected(_logger, slot.Address);
+            SignalStateChanged();
+
+            await Task.WhenAny(connection.Completion, Task.Delay(Timeout.Infinite, stopping)).ConfigureAwait(false);
+            if (stopping.IsCancellationRequested)
+            {
+                break;
+            }
+
+            slot.Current = null;
+            slot.LastError = connection.CloseReason;
+            Log.ProducerConnectionLost(_logger, slot.Address, connection.CloseReason);
+            await connection.DisposeAsync().ConfigureAwait(false);
+            slot.State = SlotState.BackingOff;
+            SignalStateChanged();
+
+            // A server that accepts and then drops every connection must not be hammered in a tight loop.
+            failures = 1;
+            if (!await DelayAsync(backoff.NextDelay(failures, Random.Shared), stopping).ConfigureAwait(false))
+            {
+                break;
+            }
+        }
+
+        slot.State = SlotState.Stopped;
+    }
+
+    private static async Task<bool> DelayAsync(TimeSpan delay, CancellationToken stopping)
+    {
+        try
+        {
+            await Task.Delay(delay, stopping).ConfigureAwait(false);
+            return true;
+        }
+        catch (OperationCanceledException)
+        {
+            return false;
+        }
+    }
+
+    private void ThrowIfInvalidBody(int length, string paramName)
+    {
+        if (length == 0)
+        {
+            throw new ArgumentException("A message body must not be empty: nsqd rejects empty messages and closes the connection.", paramName);
+        }
+
+        if (length > _options.Connection.MaxMessageSize)
+        {
+            throw new ArgumentException(
+                $"A message body is {length} bytes; the maximum is {_options.Connection.MaxMessageSize} (NsqdConnectionOptions.MaxMessageSize, nsqd's --max-msg-size).", paramName);
+        }
+    }
+
+    private enum SlotState
+    {
+        Connecting,
+        Open,
+        BackingOff,
+        Stopped,
+    }
+
+    private sealed class Slot(string address)
+    {
+        private volatile NsqdConnection? _current;
+        private volatile Exception? _lastError;
+
+        public string Address { get; } = address;
+
+        public NsqdConnection? Current
+        {
+            get => _current;
+            set => _current = value;
+        }
+
+        public Exception? LastError
+        {
+            get => _lastError;
+            set => _lastError = value;
+        }
+
+        public SlotState State { get; set; }
+    }
+}

@@ -1,0 +1,89 @@
+namespace NsqTyped;
+
+/// <summary>What a publish does while the producer has no open connection.</summary>
+public enum NsqDisconnectedPolicy
+{
+    /// <summary>Wait up to <see cref="NsqProducerOptions.DisconnectedWaitTimeout"/> for a connection, then throw an <see cref="NsqConnectionException"/>.</summary>
+    WaitForConnection = 0,
+
+    /// <summary>Throw an <see cref="NsqConnectionException"/> at once.</summary>
+    FailFast,
+}
+
+/// <summary>Settings of an <see cref="NsqProducer"/>.</summary>
+/// <example>
+/// <code>
+/// var options = NsqProducerOptions.Default with
+/// {
+///     PublishTimeout = TimeSpan.FromSeconds(2),
+///     DisconnectedPolicy = NsqDisconnectedPolicy.FailFast,
+/// };
+/// await using var producer = new NsqProducer(["nsqd-1:4150", "nsqd-2:4150"], options);
+/// </code>
+/// </example>
+public sealed record NsqProducerOptions
+{
+    /// <summary>The defaults described on each property.</summary>
+    public static NsqProducerOptions Default { get; } = new();
+
+    /// <summary>Options of every connection the producer opens. Default <see cref="NsqdConnectionOptions.Default"/>.</summary>
+    public NsqdConnectionOptions Connection { get; init; } = NsqdConnectionOptions.Default;
+
+    /// <summary>Connections kept open to each nsqd. Default 1 (one connection already pipelines many publishes).</summary>
+    public int ConnectionsPerNode { get; init; } = 1;
+
+    /// <summary>
+    /// Longest time a publish may take from the call to nsqd's acknowledgement, including any wait for a
+    /// connection; past it the call throws an <see cref="NsqTimeoutException"/>. Default 10 s.
+    /// </summary>
+    public TimeSpan PublishTimeout { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>What a publish does while no connection is open. Default <see cref="NsqDisconnectedPolicy.WaitForConnection"/>.</summary>
+    public NsqDisconnectedPolicy DisconnectedPolicy { get; init; } = NsqDisconnectedPolicy.WaitForConnection;
+
+    /// <summary>How long <see cref="NsqDisconnectedPolicy.WaitForConnection"/> waits for a connection (bounded by <see cref="PublishTimeout"/>). Default 5 s.</summary>
+    public TimeSpan DisconnectedWaitTimeout { get; init; } = TimeSpan.FromSeconds(5);
+
+    /// <summary>Unit of the reconnect backoff: after n failed attempts the next waits a random time up to (2^n − 1) × this. Default 200 ms.</summary>
+    public TimeSpan ReconnectBaseDelay { get; init; } = TimeSpan.FromMilliseconds(200);
+
+    /// <summary>Cap of the reconnect backoff. Default 30 s.</summary>
+    public TimeSpan ReconnectMaxDelay { get; init; } = TimeSpan.FromSeconds(30);
+
+    /// <summary>Throws <see cref="ArgumentException"/> for a value outside its documented range.</summary>
+    /// <exception cref="ArgumentException">A value is out of range.</exception>
+    public void Validate()
+    {
+        ArgumentNullException.ThrowIfNull(Connection, nameof(Connection));
+        Connection.Validate();
+        if (ConnectionsPerNode is < 1 or > 64)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ConnectionsPerNode), ConnectionsPerNode, "Between 1 and 64 connections per nsqd.");
+        }
+
+        if ((PublishTimeout <= TimeSpan.Zero && PublishTimeout != Timeout.InfiniteTimeSpan) || PublishTimeout.TotalMilliseconds > int.MaxValue)
+        {
+            throw new ArgumentOutOfRangeException(nameof(PublishTimeout), PublishTimeout, "The publish timeout must be positive or Timeout.InfiniteTimeSpan.");
+        }
+
+        if (DisconnectedWaitTimeout < TimeSpan.Zero || DisconnectedWaitTimeout.TotalMilliseconds > int.MaxValue)
+        {
+            throw new ArgumentOutOfRangeException(nameof(DisconnectedWaitTimeout), DisconnectedWaitTimeout, "The disconnected wait timeout must not be negative.");
+        }
+
+        if (!Enum.IsDefined(DisconnectedPolicy))
+        {
+            throw new ArgumentOutOfRangeException(nameof(DisconnectedPolicy), DisconnectedPolicy, "Unknown policy.");
+        }
+
+        if (ReconnectBaseDelay <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ReconnectBaseDelay), ReconnectBaseDelay, "The reconnect base delay must be positive.");
+        }
+
+        if (ReconnectMaxDelay < ReconnectBaseDelay)
+        {
+            throw new ArgumentOutOfRangeException(nameof(ReconnectMaxDelay), ReconnectMaxDelay, "The reconnect max delay must be at least the base delay.");
+        }
+    }
+}
