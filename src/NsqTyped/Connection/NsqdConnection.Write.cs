@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Runtime.InteropServices;
+using NsqTyped.Diagnostics;
 using NsqTyped.Internal;
 using NsqTyped.Protocol;
 
@@ -13,18 +14,24 @@ public sealed partial class NsqdConnection
     /// <inheritdoc />
     /// <exception cref="ArgumentException">The topic is invalid, or the body is empty or larger than <see cref="NsqdConnectionOptions.MaxMessageSize"/>.</exception>
     public ValueTask PublishAsync(string topic, ReadOnlyMemory<byte> body, CancellationToken cancellationToken = default) =>
-        PublishAsync(topic, body, Options.ReadTimeout, cancellationToken);
+        NsqTelemetry.PublishObserved
+            ? NsqTelemetry.ObservePublishAsync(PublishAsync(topic, body, Options.ReadTimeout, cancellationToken), topic, 1, "PUB")
+            : PublishAsync(topic, body, Options.ReadTimeout, cancellationToken);
 
     /// <inheritdoc />
     /// <exception cref="ArgumentException">The topic is invalid, the list is empty, a body is empty or too large, or the whole batch exceeds <see cref="NsqdConnectionOptions.MaxBodySize"/>.</exception>
     public ValueTask PublishManyAsync(string topic, IReadOnlyList<ReadOnlyMemory<byte>> bodies, CancellationToken cancellationToken = default) =>
-        PublishManyAsync(topic, bodies, Options.ReadTimeout, cancellationToken);
+        NsqTelemetry.PublishObserved
+            ? NsqTelemetry.ObservePublishAsync(PublishManyAsync(topic, bodies, Options.ReadTimeout, cancellationToken), topic, bodies.Count, "MPUB")
+            : PublishManyAsync(topic, bodies, Options.ReadTimeout, cancellationToken);
 
     /// <inheritdoc />
     /// <exception cref="ArgumentException">The topic is invalid, or the body is empty or too large.</exception>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="delay"/> is negative.</exception>
     public ValueTask PublishDeferredAsync(string topic, ReadOnlyMemory<byte> body, TimeSpan delay, CancellationToken cancellationToken = default) =>
-        PublishDeferredAsync(topic, body, delay, Options.ReadTimeout, cancellationToken);
+        NsqTelemetry.PublishObserved
+            ? NsqTelemetry.ObservePublishAsync(PublishDeferredAsync(topic, body, delay, Options.ReadTimeout, cancellationToken), topic, 1, "DPUB")
+            : PublishDeferredAsync(topic, body, delay, Options.ReadTimeout, cancellationToken);
 
     internal ValueTask PublishAsync(string topic, ReadOnlyMemory<byte> body, TimeSpan timeout, CancellationToken cancellationToken)
     {
@@ -54,23 +61,9 @@ public sealed partial class NsqdConnection
     internal ValueTask PublishManyAsync(string topic, IReadOnlyList<ReadOnlyMemory<byte>> bodies, TimeSpan timeout, CancellationToken cancellationToken)
     {
         NsqNames.ThrowIfInvalidTopic(topic);
-        ArgumentNullException.ThrowIfNull(bodies);
-        if (bodies.Count == 0)
-        {
-            throw new ArgumentException("MPUB needs at least one message.", nameof(bodies));
-        }
-
-        long total = 4;
-        for (var i = 0; i < bodies.Count; i++)
-        {
-            ThrowIfInvalidBody(bodies[i].Length, nameof(bodies));
-            total += 4 + bodies[i].Length;
-        }
-
-        if (total > Options.MaxBodySize)
-        {
-            throw new ArgumentException($"The MPUB body is {total} bytes; the maximum is {Options.MaxBodySize} (NsqdConnectionOptions.MaxBodySize, nsqd's --max-body-size).", nameof(bodies));
-        }
+        var payload = PublishValidation.ThrowIfInvalidBatch(bodies, Options.MaxMessageSize, MaxMessageSizeName, nameof(bodies));
+        var total = 4 + 4L * bodies.Count + payload;
+        PublishValidation.ThrowIfBatchTooLarge(total, Options.MaxBodySize, "NsqdConnectionOptions.MaxBodySize", nameof(bodies));
 
         if (cancellationToken.IsCancellationRequested)
         {
@@ -365,19 +358,10 @@ public sealed partial class NsqdConnection
         return ValueTask.FromException(new NsqNotSentException(message, _closeReason));
     }
 
-    private void ThrowIfInvalidBody(int length, string paramName)
-    {
-        if (length == 0)
-        {
-            throw new ArgumentException("A message body must not be empty: nsqd rejects empty messages and closes the connection.", paramName);
-        }
+    private const string MaxMessageSizeName = "NsqdConnectionOptions.MaxMessageSize";
 
-        if (length > Options.MaxMessageSize)
-        {
-            throw new ArgumentException(
-                $"A message body is {length} bytes; the maximum is {Options.MaxMessageSize} (NsqdConnectionOptions.MaxMessageSize, nsqd's --max-msg-size).", paramName);
-        }
-    }
+    private void ThrowIfInvalidBody(int length, string paramName) =>
+        PublishValidation.ThrowIfInvalidBody(length, Options.MaxMessageSize, MaxMessageSizeName, paramName);
 
     private void DecrementInFlight()
     {

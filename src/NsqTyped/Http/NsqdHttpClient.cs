@@ -2,6 +2,7 @@ using System.Buffers;
 using System.Buffers.Binary;
 using System.Globalization;
 using System.Text.Json;
+using NsqTyped.Internal;
 using NsqTyped.Internal.Http;
 using NsqTyped.Protocol;
 
@@ -136,29 +137,18 @@ public sealed class NsqdHttpClient : INsqPublisher, IDisposable
     public async ValueTask PublishManyAsync(string topic, IReadOnlyList<ReadOnlyMemory<byte>> bodies, bool binary, CancellationToken cancellationToken = default)
     {
         NsqNames.ThrowIfInvalidTopic(topic);
-        ArgumentNullException.ThrowIfNull(bodies);
-        if (bodies.Count == 0)
+        var payload = PublishValidation.ThrowIfInvalidBatch(bodies, Options.MaxMessageSize, MaxMessageSizeName, nameof(bodies));
+        for (var i = 0; !binary && i < bodies.Count; i++)
         {
-            throw new ArgumentException("At least one message body is required.", nameof(bodies));
-        }
-
-        long size = binary ? 4 : bodies.Count - 1;
-        for (var i = 0; i < bodies.Count; i++)
-        {
-            var body = bodies[i];
-            ValidateMessage(body, nameof(bodies));
-            if (!binary && body.Span.Contains((byte)'\n'))
+            if (bodies[i].Span.Contains((byte)'\n'))
             {
                 throw new ArgumentException($"Body {i} contains a newline, which text-mode /mpub would split; publish with binary: true.", nameof(bodies));
             }
-
-            size += binary ? 4 + body.Length : body.Length;
         }
 
-        if (size > Options.MaxBodySize)
-        {
-            throw new ArgumentException($"The /mpub body would be {size} bytes, above the limit of {Options.MaxBodySize} (NsqdHttpClientOptions.MaxBodySize).", nameof(bodies));
-        }
+        // Binary: [int32 n]([int32 size][data])*; text: bodies joined by newlines.
+        var size = binary ? 4 + 4L * bodies.Count + payload : payload + bodies.Count - 1;
+        PublishValidation.ThrowIfBatchTooLarge(size, Options.MaxBodySize, "NsqdHttpClientOptions.MaxBodySize", nameof(bodies));
 
         var buffer = ArrayPool<byte>.Shared.Rent((int)size);
         try
@@ -349,18 +339,10 @@ public sealed class NsqdHttpClient : INsqPublisher, IDisposable
         return _transport.SendCommandAsync(HttpMethod.Post, NsqHttpPath.Build(path, ("topic", topic), ("channel", channel)), null, cancellationToken);
     }
 
-    private void ValidateMessage(ReadOnlyMemory<byte> body, string paramName)
-    {
-        if (body.IsEmpty)
-        {
-            throw new ArgumentException("A message body must not be empty (nsqd answers MSG_EMPTY/BAD_MESSAGE).", paramName);
-        }
+    private const string MaxMessageSizeName = "NsqdHttpClientOptions.MaxMessageSize";
 
-        if (body.Length > Options.MaxMessageSize)
-        {
-            throw new ArgumentException($"A message body of {body.Length} bytes is above the limit of {Options.MaxMessageSize} (NsqdHttpClientOptions.MaxMessageSize).", paramName);
-        }
-    }
+    private void ValidateMessage(ReadOnlyMemory<byte> body, string paramName) =>
+        PublishValidation.ThrowIfInvalidBody(body.Length, Options.MaxMessageSize, MaxMessageSizeName, paramName);
 
     private static void ValidateOption(string option)
     {

@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Runtime.CompilerServices;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using NsqTyped.Diagnostics;
 using NsqTyped.Internal;
 using NsqTyped.Protocol;
 using NsqTyped.Reader;
@@ -108,8 +109,28 @@ public sealed class NsqProducer : INsqPublisher, IAsyncDisposable
 
     /// <inheritdoc />
     /// <exception cref="ArgumentException">The topic is invalid, or the body is empty or too large.</exception>
+    public ValueTask PublishAsync(string topic, ReadOnlyMemory<byte> body, CancellationToken cancellationToken = default) =>
+        NsqTelemetry.PublishObserved
+            ? NsqTelemetry.ObservePublishAsync(topic, 1, "PUB", (Producer: this, Topic: topic, Body: body, Token: cancellationToken), static s => s.Producer.PublishCoreAsync(s.Topic, s.Body, s.Token))
+            : PublishCoreAsync(topic, body, cancellationToken);
+
+    /// <inheritdoc />
+    /// <exception cref="ArgumentException">The topic is invalid, the list is empty, or a body is empty or too large.</exception>
+    public ValueTask PublishManyAsync(string topic, IReadOnlyList<ReadOnlyMemory<byte>> bodies, CancellationToken cancellationToken = default) =>
+        NsqTelemetry.PublishObserved
+            ? NsqTelemetry.ObservePublishAsync(topic, bodies?.Count ?? 0, "MPUB", (Producer: this, Topic: topic, Bodies: bodies!, Token: cancellationToken), static s => s.Producer.PublishManyCoreAsync(s.Topic, s.Bodies, s.Token))
+            : PublishManyCoreAsync(topic, bodies!, cancellationToken);
+
+    /// <inheritdoc />
+    /// <exception cref="ArgumentException">The topic is invalid, or the body is empty or too large.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="delay"/> is negative.</exception>
+    public ValueTask PublishDeferredAsync(string topic, ReadOnlyMemory<byte> body, TimeSpan delay, CancellationToken cancellationToken = default) =>
+        NsqTelemetry.PublishObserved
+            ? NsqTelemetry.ObservePublishAsync(topic, 1, "DPUB", (Producer: this, Topic: topic, Body: body, Delay: delay, Token: cancellationToken), static s => s.Producer.PublishDeferredCoreAsync(s.Topic, s.Body, s.Delay, s.Token))
+            : PublishDeferredCoreAsync(topic, body, delay, cancellationToken);
+
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public async ValueTask PublishAsync(string topic, ReadOnlyMemory<byte> body, CancellationToken cancellationToken = default)
+    private async ValueTask PublishCoreAsync(string topic, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
     {
         NsqNames.ThrowIfInvalidTopic(topic);
         ThrowIfInvalidBody(body.Length, nameof(body));
@@ -129,29 +150,13 @@ public sealed class NsqProducer : INsqPublisher, IAsyncDisposable
         }
     }
 
-    /// <inheritdoc />
-    /// <exception cref="ArgumentException">The topic is invalid, the list is empty, or a body is empty or too large.</exception>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public async ValueTask PublishManyAsync(string topic, IReadOnlyList<ReadOnlyMemory<byte>> bodies, CancellationToken cancellationToken = default)
+    private async ValueTask PublishManyCoreAsync(string topic, IReadOnlyList<ReadOnlyMemory<byte>> bodies, CancellationToken cancellationToken)
     {
         NsqNames.ThrowIfInvalidTopic(topic);
-        ArgumentNullException.ThrowIfNull(bodies);
-        if (bodies.Count == 0)
-        {
-            throw new ArgumentException("MPUB needs at least one message.", nameof(bodies));
-        }
-
-        long total = 4;
-        for (var i = 0; i < bodies.Count; i++)
-        {
-            ThrowIfInvalidBody(bodies[i].Length, nameof(bodies));
-            total += 4 + bodies[i].Length;
-        }
-
-        if (total > _options.Connection.MaxBodySize)
-        {
-            throw new ArgumentException($"The MPUB body is {total} bytes; the maximum is {_options.Connection.MaxBodySize} (NsqdConnectionOptions.MaxBodySize).", nameof(bodies));
-        }
+        var payload = PublishValidation.ThrowIfInvalidBatch(bodies, _options.Connection.MaxMessageSize, MaxMessageSizeName, nameof(bodies));
+        var total = 4 + 4L * bodies.Count + payload;
+        PublishValidation.ThrowIfBatchTooLarge(total, _options.Connection.MaxBodySize, "NsqdConnectionOptions.MaxBodySize", nameof(bodies));
 
         var started = Stopwatch.GetTimestamp();
         for (var attempt = 0; ; attempt++)
@@ -169,11 +174,8 @@ public sealed class NsqProducer : INsqPublisher, IAsyncDisposable
         }
     }
 
-    /// <inheritdoc />
-    /// <exception cref="ArgumentException">The topic is invalid, or the body is empty or too large.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="delay"/> is negative.</exception>
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public async ValueTask PublishDeferredAsync(string topic, ReadOnlyMemory<byte> body, TimeSpan delay, CancellationToken cancellationToken = default)
+    private async ValueTask PublishDeferredCoreAsync(string topic, ReadOnlyMemory<byte> body, TimeSpan delay, CancellationToken cancellationToken)
     {
         NsqNames.ThrowIfInvalidTopic(topic);
         ThrowIfInvalidBody(body.Length, nameof(body));
@@ -424,19 +426,10 @@ public sealed class NsqProducer : INsqPublisher, IAsyncDisposable
         }
     }
 
-    private void ThrowIfInvalidBody(int length, string paramName)
-    {
-        if (length == 0)
-        {
-            throw new ArgumentException("A message body must not be empty: nsqd rejects empty messages and closes the connection.", paramName);
-        }
+    private const string MaxMessageSizeName = "NsqdConnectionOptions.MaxMessageSize";
 
-        if (length > _options.Connection.MaxMessageSize)
-        {
-            throw new ArgumentException(
-                $"A message body is {length} bytes; the maximum is {_options.Connection.MaxMessageSize} (NsqdConnectionOptions.MaxMessageSize, nsqd's --max-msg-size).", paramName);
-        }
-    }
+    private void ThrowIfInvalidBody(int length, string paramName) =>
+        PublishValidation.ThrowIfInvalidBody(length, _options.Connection.MaxMessageSize, MaxMessageSizeName, paramName);
 
     private enum SlotState
     {
