@@ -1,0 +1,524 @@
+using NsqTyped.Internal;
+using NsqTyped.Protocol;
+using NsqTyped.Reader;
+
+namespace NsqTyped;
+
+/// <summary>What the actor loop is asked to do.</summary>
+internal enum CommandKind
+{
+    Start,
+    Connect,
+    Connected,
+    ConnectFailed,
+    ConnectionClosed,
+    MessageArrived,
+    MessageCompleted,
+    LookupdAnswers,
+    Tick,
+    Close,
+    Shutdown,
+}
+
+/// <summary>One event for the actor loop (a struct: the hot path posts two per message without allocating).</summary>
+internal readonly record struct ReaderCommand(
+    CommandKind Kind,
+    ReaderConnection? Session = null,
+    object? Payload = null,
+    RdyOutcome Outcome = RdyOutcome.Success,
+    NsqEndpoint Endpoint = default);
+
+public sealed partial class NsqReader
+{
+    private async Task RunActorAsync()
+    {
+        var reader = _commands.Reader;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            while (reader.TryRead(out var command))
+            {
+                var phase = _rdy.Phase;
+                var counter = _rdy.BackoffCounter;
+                try
+                {
+                    if (Handle(command))
+                    {
+                        _commands.Writer.TryComplete();
+                        return;
+                    }
+                }
+                catch (Exception ex)
+                {
+                    // The actor must survive anything: a dead actor would stop every RDY decision.
+                    ReaderLog.ActorFailed(_logger, _name, command.Kind.ToString(), ex);
+                }
+
+                if (phase != _rdy.Phase || counter != _rdy.BackoffCounter)
+                {
+                    ReportBackoff();
+                }
+            }
+
+            ScheduleTick();
+        }
+    }
+
+    /// <summary>Handles one command; true when the actor stops.</summary>
+    private bool Handle(in ReaderCommand command)
+    {
+        switch (command.Kind)
+        {
+            case CommandKind.Start:
+                foreach (var endpoint in _direct)
+                {
+                    var state = GetEndpoint(endpoint);
+                    state.IsDirect = true;
+                    StartSession(state);
+                }
+
+                AdjustWorkers();
+                break;
+
+            case CommandKind.Connect:
+                {
+                    var state = GetEndpoint(command.Endpoint);
+                    state.ReconnectScheduled = false;
+                    if (!IsClosing && state.Session is null && (state.IsDirect || state.IsDiscovered))
+                    {
+                        StartSession(state);
+                    }
+
+                    break;
+                }
+
+            case CommandKind.Connected:
+                OnConnected(command.Session!);
+                break;
+
+            case CommandKind.ConnectFailed:
+                if (!IsClosing)
+                {
+                    ReaderLog.ConnectFailed(_logger, _name, command.Session!.Endpoint.ToString(), (Exception)command.Payload!);
+                }
+
+                EndSession(command.Session!);
+                break;
+
+            case CommandKind.ConnectionClosed:
+                if (!command.Session!.Gone && command.Session.Subscribed && !command.Session.Retiring && !IsClosing)
+                {
+                    ReaderLog.ConnectionLost(_logger, _name, command.Session.Endpoint.ToString(), command.Payload as Exception);
+                }
+
+                EndSession(command.Session);
+                break;
+
+            case CommandKind.MessageArrived:
+                OnMessageArrived(command.Session!);
+                break;
+
+            case CommandKind.MessageCompleted:
+                {
+                    var session = command.Session!;
+                    session.InFlight = Math.Max(0, session.InFlight - 1);
+                    _rdy.OnMessageCompleted(session, command.Outcome);
+                    if (session.Retiring && session.InFlight == 0)
+                    {
+                        EndSession(session, graceful: true);
+                    }
+
+                    break;
+                }
+
+            case CommandKind.LookupdAnswers:
+                OnLookupdAnswers((List<KeyValuePair<string, IReadOnlyCollection<NsqEndpoint>?>>)command.Payload!);
+                break;
+
+            case CommandKind.Tick:
+                _tickDue = null;
+                _rdy.Tick();
+                break;
+
+            case CommandKind.Close:
+                _rdy.Stop();
+                _work.Writer.TryComplete();
+                _lifetime.Cancel();
+                _closeStarted.TrySetResult();
+                break;
+
+            case CommandKind.Shutdown:
+                {
+                    var sessions = new List<ReaderConnection>();
+                    foreach (var state in _endpoints.Values)
+                    {
+                        if (state.Session is { } session)
+                        {
+                            sessions.Add(session);
+                            session.Gone = true;
+                            state.Session = null;
+                        }
+                    }
+
+                    sessions.AddRange(_retiring);
+                    _retiring.Clear();
+                    Volatile.Write(ref _open, []);
+                    ((TaskCompletionSource<ReaderConnection[]>)command.Payload!).TrySetResult([.. sessions]);
+                    return true;
+                }
+        }
+
+        return false;
+    }
+
+    private readonly List<ReaderConnection> _retiring = [];
+
+    private EndpointState GetEndpoint(NsqEndpoint endpoint)
+    {
+        if (!_endpoints.TryGetValue(endpoint, out var state))
+        {
+            state = new EndpointState(endpoint);
+            _endpoints.Add(endpoint, state);
+        }
+
+        return state;
+    }
+
+    private void StartSession(EndpointState state)
+    {
+        var id = $"{state.Endpoint}#{++_sessionSequence}";
+        NsqdConnection connection;
+        try
+        {
+            connection = new NsqdConnection(state.Endpoint.ToString(), _options.Connection);
+        }
+        catch (ArgumentException ex)
+        {
+            // A lookupd may report an address no socket can use; it must not stop the others.
+            ReaderLog.ConnectFailed(_logger, _name, state.Endpoint.ToString(), ex);
+            return;
+        }
+
+        var session = new ReaderConnection(id, state.Endpoint, connection);
+        state.Session = session;
+        connection.MessageReceived += (_, e) => OnConnectionMessage(session, e.Message);
+        connection.ResponseReceived += (_, e) => Raise(Response, e);
+        connection.ErrorReceived += (_, e) => Raise(Error, e);
+        connection.Authenticated += (_, e) => Raise(Authenticated, new NsqReaderAuthenticatedEventArgs(connection, e.Response));
+        connection.Closed += (_, e) => Post(new ReaderCommand(CommandKind.ConnectionClosed, session, e.Error));
+        _ = ConnectSessionAsync(session);
+    }
+
+    private async Task ConnectSessionAsync(ReaderConnection session)
+    {
+        try
+        {
+            await session.Connection.ConnectAsync(_lifetime.Token).ConfigureAwait(false);
+            await session.Connection.SubscribeAsync(_options.Topic, _options.Channel, _lifetime.Token).ConfigureAwait(false);
+            Post(new ReaderCommand(CommandKind.Connected, session));
+        }
+        catch (Exception ex)
+        {
+            Post(new ReaderCommand(CommandKind.ConnectFailed, session, ex));
+        }
+    }
+
+    private void OnConnected(ReaderConnection session)
+    {
+        if (session.Gone)
+        {
+            _ = session.Connection.DisposeAsync().AsTask();
+            return;
+        }
+
+        if (IsClosing)
+        {
+            // Shutdown collects it with the others and closes it; it never gets RDY.
+            session.Subscribed = true;
+            return;
+        }
+
+        session.Subscribed = true;
+        var state = GetEndpoint(session.Endpoint);
+        state.Failures = 0;
+        var maxRdy = session.Connection.Settings?.MaxRdyCount ?? 2500;
+        ReaderLog.Subscribed(_logger, _name, session.Endpoint.ToString(), maxRdy);
+        if (maxRdy < _options.MaxInFlight)
+        {
+            ReaderLog.MaxRdyBelowMaxInFlight(_logger, _name, session.Endpoint.ToString(), maxRdy, _options.MaxInFlight);
+        }
+
+        _rdy.Add(session, maxRdy);
+        UpdateOpenSnapshot();
+        AdjustWorkers();
+    }
+
+    /// <summary>A session is over (failed to connect, closed, or retired): its RDY budget goes to the others.</summary>
+    private void EndSession(ReaderConnection session, bool graceful = false)
+    {
+        if (session.Gone)
+        {
+            return;
+        }
+
+        session.Gone = true;
+        if (_rdy.Contains(session))
+        {
+            SessionRemoved?.Invoke(session.Id);
+            _rdy.Remove(session);
+        }
+
+        _retiring.Remove(session);
+        if (_endpoints.TryGetValue(session.Endpoint, out var state) && state.Session == session)
+        {
+            state.Session = null;
+        }
+
+        UpdateOpenSnapshot();
+        AdjustWorkers();
+        _ = RetireSessionAsync(session, graceful);
+
+        if (state is not null && state.Session is null && state.IsDirect && !IsClosing)
+        {
+            ScheduleReconnect(state);
+        }
+    }
+
+    private async Task RetireSessionAsync(ReaderConnection session, bool graceful)
+    {
+        // A retired producer's last messages get as long as a read may take; then the socket closes regardless.
+        using var bound = new CancellationTokenSource(_options.Connection.ReadTimeout == Timeout.InfiniteTimeSpan ? TimeSpan.FromSeconds(60) : _options.Connection.ReadTimeout);
+        await CloseSessionAsync(session, graceful, bound.Token).ConfigureAwait(false);
+    }
+
+    private void ScheduleReconnect(EndpointState state)
+    {
+        if (state.ReconnectScheduled)
+        {
+            return;
+        }
+
+        state.ReconnectScheduled = true;
+        state.Failures = Math.Min(state.Failures + 1, _reconnectBackoff.MaxCounter);
+        var delay = _reconnectBackoff.NextDelay(state.Failures, _random);
+        ReaderLog.Reconnecting(_logger, _name, state.Endpoint.ToString(), (long)delay.TotalMilliseconds);
+        _ = PostLaterAsync(delay, new ReaderCommand(CommandKind.Connect, Endpoint: state.Endpoint));
+    }
+
+    private async Task PostLaterAsync(TimeSpan delay, ReaderCommand command)
+    {
+        try
+        {
+            await Task.Delay(delay, _time, _lifetime.Token).ConfigureAwait(false);
+            Post(command);
+        }
+        catch (OperationCanceledException)
+        {
+            // The Reader is closing: nothing to reconnect.
+        }
+    }
+
+    /// <summary>
+    /// A producer vanished from lookupd: RDY 0 at once; once its messages are answered, CLS (whose
+    /// CLOSE_WAIT proves nsqd processed their FIN/REQ) and close.
+    /// </summary>
+    private void Retire(EndpointState state)
+    {
+        var session = state.Session!;
+        state.Session = null;
+        if (!session.Subscribed)
+        {
+            EndSession(session);
+            return;
+        }
+
+        ReaderLog.ProducerVanished(_logger, _name, session.Endpoint.ToString());
+        if (_rdy.GetRdy(session) > 0)
+        {
+            RdySent?.Invoke(session.Id, 0, _rdy.GetMaxRdy(session));
+            IgnoreFailure(session.Connection.ReadyAsync(0));
+        }
+
+        SessionRemoved?.Invoke(session.Id);
+        _rdy.Remove(session);
+        session.Retiring = true;
+        _retiring.Add(session);
+        UpdateOpenSnapshot();
+        if (session.InFlight == 0)
+        {
+            EndSession(session, graceful: true);
+        }
+    }
+
+    private void OnLookupdAnswers(List<KeyValuePair<string, IReadOnlyCollection<NsqEndpoint>?>> answers)
+    {
+        if (IsClosing)
+        {
+            return;
+        }
+
+        var diff = _discovery.Apply(answers);
+        foreach (var endpoint in diff.Added)
+        {
+            ReaderLog.ProducerDiscovered(_logger, _name, endpoint.ToString());
+        }
+
+        foreach (var endpoint in diff.Removed)
+        {
+            var state = GetEndpoint(endpoint);
+            state.IsDiscovered = false;
+            if (!state.IsDirect && state.Session is not null)
+            {
+                Retire(state);
+            }
+        }
+
+        // Every listed producer without a session gets one: new ones, and known ones whose connection dropped.
+        foreach (var endpoint in _discovery.Current)
+        {
+            var state = GetEndpoint(endpoint);
+            state.IsDiscovered = true;
+            if (state.Session is null && !state.ReconnectScheduled)
+            {
+                StartSession(state);
+            }
+        }
+    }
+
+    /// <summary>
+    /// On the connection's event loop: the message goes straight to the workers (one hop less than
+    /// through the actor); the actor only hears about it for its RDY bookkeeping. The arrival is posted
+    /// before the message is handed out, so the actor always sees it before its completion.
+    /// </summary>
+    private void OnConnectionMessage(ReaderConnection session, NsqMessage received)
+    {
+        var delivery = new ReaderDelivery(this, session);
+        delivery.Message = new NsqMessage(received.Id, received.Attempts, received.TimestampNanoseconds, received.Body, delivery);
+        Interlocked.Increment(ref _outstanding);
+        Post(new ReaderCommand(CommandKind.MessageArrived, session));
+        if (!_work.Writer.TryWrite(delivery))
+        {
+            // Closing: it was on the wire before RDY 0 arrived; give it straight back.
+            IgnoreFailure(RequeueUnstartedAsync(delivery));
+        }
+    }
+
+    private void OnMessageArrived(ReaderConnection session)
+    {
+        session.InFlight++;
+        _rdy.OnMessageReceived(session);
+    }
+
+    /// <summary>Called by <see cref="ReaderDelivery"/> after every FIN/REQ attempt, from any thread.</summary>
+    internal void OnResponded(ReaderConnection session, RdyOutcome outcome)
+    {
+        if (Interlocked.Decrement(ref _outstanding) == 0 && IsClosing)
+        {
+            _drained.TrySetResult();
+        }
+
+        Post(new ReaderCommand(CommandKind.MessageCompleted, session, Outcome: outcome));
+    }
+
+    /// <summary>FIN was queued on the delivering connection (raised by the responder, not through the connection, to spare an event per message).</summary>
+    internal void RaiseFinished(NsqMessageId id)
+    {
+        if (Finished is not null)
+        {
+            Raise(Finished, new NsqFinishedEventArgs(id));
+        }
+    }
+
+    internal void RaiseRequeued(NsqMessageId id, TimeSpan delay, bool backoff)
+    {
+        if (Requeued is not null)
+        {
+            Raise(Requeued, new NsqRequeuedEventArgs(id, delay, backoff));
+        }
+    }
+
+    private void SendRdy(ReaderConnection session, long count)
+    {
+        RdySent?.Invoke(session.Id, count, _rdy.GetMaxRdy(session));
+        ReaderLog.SendingRdy(_logger, _name, session.Endpoint.ToString(), count);
+        IgnoreFailure(session.Connection.ReadyAsync(count));
+    }
+
+    private void ReportBackoff()
+    {
+        switch (_rdy.Phase)
+        {
+            case RdyPhase.BackingOff:
+                ReaderLog.BackingOff(_logger, _name, (long)(_rdy.BackoffUntil - _time.GetUtcNow()).TotalMilliseconds, _rdy.BackoffCounter);
+                break;
+            case RdyPhase.Testing:
+                ReaderLog.TestingBackoff(_logger, _name);
+                break;
+            case RdyPhase.Flowing:
+                ReaderLog.BackoffComplete(_logger, _name);
+                break;
+        }
+
+        BackoffChanged?.Invoke(_rdy.Phase, _rdy.BackoffCounter);
+    }
+
+    private void ScheduleTick()
+    {
+        if (_tick is null || IsClosing)
+        {
+            return;
+        }
+
+        var delay = _rdy.NextTickDelay();
+        if (delay is null)
+        {
+            return;
+        }
+
+        var due = _time.GetUtcNow() + delay.Value;
+
+        // An earlier tick is already pending; it reschedules when it runs.
+        if (_tickDue is { } pending && pending <= due)
+        {
+            return;
+        }
+
+        _tickDue = due;
+        _tick.Change(delay.Value, Timeout.InfiniteTimeSpan);
+    }
+
+    private void UpdateOpenSnapshot()
+    {
+        var open = new List<ReaderConnection>();
+        foreach (var state in _endpoints.Values)
+        {
+            if (state.Session is { Subscribed: true, Gone: false, Retiring: false } session)
+            {
+                open.Add(session);
+            }
+        }
+
+        Volatile.Write(ref _open, [.. open]);
+    }
+
+    private static void IgnoreFailure(ValueTask task)
+    {
+        if (task.IsCompletedSuccessfully)
+        {
+            return;
+        }
+
+        _ = Observe(task);
+
+        static async Task Observe(ValueTask task)
+        {
+            try
+            {
+                await task.ConfigureAwait(false);
+            }
+            catch (Exception)
+            {
+                // The connection is closing or closed: its Closed event tells the actor.
+            }
+        }
+    }
+}

@@ -1,0 +1,209 @@
+using System.Runtime.CompilerServices;
+using NsqTyped.Internal;
+using NsqTyped.Reader;
+
+namespace NsqTyped;
+
+public sealed partial class NsqReader
+{
+    /// <summary>Keeps the handler pool at <see cref="NsqReaderOptions.MaxConcurrency"/> workers (it follows the connection count when 0). Actor only.</summary>
+    private void AdjustWorkers()
+    {
+        if (IsPullMode || IsClosing)
+        {
+            return;
+        }
+
+        var target = _options.EffectiveConcurrency(_rdy.ConnectionCount);
+        Volatile.Write(ref _workerTarget, target);
+        lock (_workers)
+        {
+            _workers.RemoveAll(static t => t.IsCompleted);
+            while (Volatile.Read(ref _workerCount) < target)
+            {
+                Interlocked.Increment(ref _workerCount);
+                _workers.Add(Task.Run(RunWorkerAsync, CancellationToken.None));
+            }
+        }
+    }
+
+    /// <summary>A worker above the target leaves between two messages.</summary>
+    private bool TryRetireWorker()
+    {
+        while (true)
+        {
+            var count = Volatile.Read(ref _workerCount);
+            if (count <= Volatile.Read(ref _workerTarget) || IsClosing)
+            {
+                return false;
+            }
+
+            if (Interlocked.CompareExchange(ref _workerCount, count - 1, count) == count)
+            {
+                return true;
+            }
+        }
+    }
+
+    private async Task RunWorkerAsync()
+    {
+        var reader = _work.Reader;
+        while (await reader.WaitToReadAsync().ConfigureAwait(false))
+        {
+            if (TryRetireWorker())
+            {
+                return;
+            }
+
+            if (reader.TryRead(out var delivery))
+            {
+                await ProcessAsync(delivery).ConfigureAwait(false);
+            }
+        }
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask ProcessAsync(ReaderDelivery delivery)
+    {
+        var message = delivery.Message;
+        if (IsClosing)
+        {
+            await RequeueUnstartedAsync(delivery).ConfigureAwait(false);
+            return;
+        }
+
+        if (await TryGiveUpAsync(message).ConfigureAwait(false))
+        {
+            return;
+        }
+
+        if (MessageReceived is { } received)
+        {
+            Raise(received, new NsqMessageEventArgs(message));
+        }
+
+        try
+        {
+            await _handler!(message, _handlerCancellation.Token).ConfigureAwait(false);
+            if (!_options.ManualFinish && !message.HasResponded)
+            {
+                await RespondAsync(message, static m => m.FinishAsync()).ConfigureAwait(false);
+            }
+        }
+        catch (NsqRequeueException requeue)
+        {
+            if (!message.HasResponded)
+            {
+                var delay = requeue.Delay ?? _options.RequeueDelay;
+                var backoff = requeue.Backoff ?? _options.BackoffOnRequeue;
+                await RespondAsync(message, m => m.RequeueAsync(delay, backoff)).ConfigureAwait(false);
+            }
+        }
+        catch (Exception ex)
+        {
+            ReaderLog.HandlerFailed(_logger, _name, message.Id.ToString(), ex);
+            Raise(HandlerException, new NsqHandlerExceptionEventArgs(message, ex));
+            if (!message.HasResponded)
+            {
+                await RespondAsync(message, m => m.RequeueAsync(_options.RequeueDelay, backoff: true)).ConfigureAwait(false);
+            }
+        }
+    }
+
+    /// <summary>Finishes a message beyond max_tries without calling the handler (after the event and the hook).</summary>
+    private async ValueTask<bool> TryGiveUpAsync(NsqMessage message)
+    {
+        if (_options.MaxTries == 0 || message.Attempts <= _options.MaxTries)
+        {
+            return false;
+        }
+
+        ReaderLog.GivingUp(_logger, _name, message.Id.ToString(), message.Attempts, _options.MaxTries);
+        Raise(GivingUp, new NsqGivingUpEventArgs(message));
+        if (_options.GivingUpHook is { } hook)
+        {
+            try
+            {
+                await hook(message, _handlerCancellation.Token).ConfigureAwait(false);
+            }
+            catch (Exception ex)
+            {
+                ReaderLog.GivingUpHookFailed(_logger, _name, message.Id.ToString(), ex);
+            }
+        }
+
+        if (!message.HasResponded)
+        {
+            await RespondAsync(message, static m => m.FinishAsync()).ConfigureAwait(false);
+        }
+
+        return true;
+    }
+
+    /// <summary>REQ 0 without backoff for a message nobody started: it goes back to nsqd at once.</summary>
+    private ValueTask RequeueUnstartedAsync(ReaderDelivery delivery) =>
+        RespondAsync(delivery.Message, static m => m.RequeueAsync(TimeSpan.Zero, backoff: false));
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask RespondAsync(NsqMessage message, Func<NsqMessage, ValueTask> respond)
+    {
+        try
+        {
+            await respond(message).ConfigureAwait(false);
+        }
+        catch (InvalidOperationException)
+        {
+            // The application answered it concurrently (manual mode); one answer is all nsqd needs.
+        }
+        catch (NsqException ex)
+        {
+            ReaderLog.ResponseFailed(_logger, _name, message.Id.ToString(), ex);
+        }
+    }
+
+    private async Task PollLookupdsAsync()
+    {
+        var token = _lifetime.Token;
+        var random = new Random();
+        try
+        {
+            // Like go-nsq: look up at once, then start the periodic polls after a random part of the jitter.
+            await QueryLookupdsAsync(token).ConfigureAwait(false);
+            var delay = LookupdDiscovery.InitialDelay(_options.LookupdPollInterval, _options.LookupdPollJitter, random);
+            while (true)
+            {
+                await Task.Delay(delay, _time, token).ConfigureAwait(false);
+                await QueryLookupdsAsync(token).ConfigureAwait(false);
+                delay = LookupdDiscovery.NextDelay(_options.LookupdPollInterval, _options.LookupdPollJitter, random);
+            }
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+            // Closing.
+        }
+    }
+
+    private async Task QueryLookupdsAsync(CancellationToken token)
+    {
+        var answers = await Task.WhenAll(_lookupds.Select(async lookupd =>
+        {
+            var key = lookupd.BaseAddress.ToString();
+            try
+            {
+                var result = await lookupd.LookupAsync(_options.Topic, token).ConfigureAwait(false);
+                IReadOnlyCollection<NsqEndpoint> producers = [.. result.Producers
+                    .Where(p => p.BroadcastAddress.Length > 0 && p.TcpPort is > 0 and <= 65535)
+                    .Select(p => new NsqEndpoint(p.BroadcastAddress, p.TcpPort))];
+                return new KeyValuePair<string, IReadOnlyCollection<NsqEndpoint>?>(key, producers);
+            }
+            catch (Exception ex) when (!token.IsCancellationRequested)
+            {
+                ReaderLog.LookupdFailed(_logger, _name, key, ex);
+                return new KeyValuePair<string, IReadOnlyCollection<NsqEndpoint>?>(key, null);
+            }
+        })).ConfigureAwait(false);
+
+        token.ThrowIfCancellationRequested();
+        Post(new ReaderCommand(CommandKind.LookupdAnswers, Payload: answers.ToList()));
+    }
+}

@@ -1,0 +1,11 @@
+namespace NsqTyped.Tests.Reader;
+
+/// <summary>A clock the test moves by hand (the pure Reader cores only read the time).</summary>
+internal sealed class ManualTimeProvider : TimeProvider
+{
+    private DateTimeOffset _now = new(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+
+    public override DateTimeOffset GetUtcNow() => _now;
+
+    public void Advance(TimeSpan by) => _now += by;
+}
