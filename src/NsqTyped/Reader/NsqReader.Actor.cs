@@ -1,3 +1,4 @@
+using NsqTyped.Diagnostics;
 using NsqTyped.Internal;
 using NsqTyped.Protocol;
 using NsqTyped.Reader;
@@ -430,6 +431,7 @@ public sealed partial class NsqReader
 
     internal void RaiseRequeued(NsqMessageId id, TimeSpan delay, bool backoff)
     {
+        NsqTelemetry.Requeued(_options.Topic, _options.Channel);
         if (Requeued is not null)
         {
             Raise(Requeued, new NsqRequeuedEventArgs(id, delay, backoff));

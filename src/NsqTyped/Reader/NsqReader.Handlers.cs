@@ -1,4 +1,6 @@
+using System.Diagnostics;
 using System.Runtime.CompilerServices;
+using NsqTyped.Diagnostics;
 using NsqTyped.Internal;
 using NsqTyped.Reader;
 
@@ -82,6 +84,10 @@ public sealed partial class NsqReader
             Raise(received, new NsqMessageEventArgs(message));
         }
 
+        NsqTelemetry.Consumed(_options.Topic, _options.Channel);
+        var activity = NsqTelemetry.StartProcess(_options.Topic, _options.Channel, message);
+        var started = activity is not null || NsqTelemetry.ProcessDuration.Enabled ? Stopwatch.GetTimestamp() : 0;
+        Exception? failure = null;
         try
         {
             await _handler!(message, _handlerCancellation.Token).ConfigureAwait(false);
@@ -92,6 +98,7 @@ public sealed partial class NsqReader
         }
         catch (NsqRequeueException requeue)
         {
+            failure = requeue;
             if (!message.HasResponded)
             {
                 var delay = requeue.Delay ?? _options.RequeueDelay;
@@ -101,12 +108,17 @@ public sealed partial class NsqReader
         }
         catch (Exception ex)
         {
+            failure = ex;
             ReaderLog.HandlerFailed(_logger, _name, message.Id.ToString(), ex);
             Raise(HandlerException, new NsqHandlerExceptionEventArgs(message, ex));
             if (!message.HasResponded)
             {
                 await RespondAsync(message, m => m.RequeueAsync(_options.RequeueDelay, backoff: true)).ConfigureAwait(false);
             }
+        }
+        finally
+        {
+            NsqTelemetry.ProcessCompleted(activity, _options.Topic, _options.Channel, started, failure);
         }
     }
 
@@ -119,6 +131,7 @@ public sealed partial class NsqReader
         }
 
         ReaderLog.GivingUp(_logger, _name, message.Id.ToString(), message.Attempts, _options.MaxTries);
+        NsqTelemetry.GivingUp(_options.Topic, _options.Channel);
         Raise(GivingUp, new NsqGivingUpEventArgs(message));
         if (_options.GivingUpHook is { } hook)
         {

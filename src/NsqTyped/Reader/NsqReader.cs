@@ -2,6 +2,7 @@ using System.Runtime.CompilerServices;
 using System.Threading.Channels;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
+using NsqTyped.Diagnostics;
 using NsqTyped.Internal;
 using NsqTyped.Reader;
 
@@ -345,6 +346,7 @@ public sealed partial class NsqReader : INsqPublisher, IAsyncDisposable
                     Raise(received, new NsqMessageEventArgs(delivery.Message));
                 }
 
+                NsqTelemetry.Consumed(_options.Topic, _options.Channel);
                 yield return delivery.Message;
             }
         }
