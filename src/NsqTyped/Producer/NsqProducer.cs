@@ -197,36 +197,7 @@ public sealed class NsqProducer : INsqPublisher, IAsyncDisposable
     }
 
     /// <summary>Stops reconnecting and closes every connection; publishes still waiting fail with <see cref="NsqConnectionException"/>. Idempotent.</summary>
-    public ValueTask DisposeAsync()
-    {
-        var task = Volatile.Read(ref _disposeTask);
-        if (task is null)
-        {
-            // Started outside any lock: closing runs cancellation callbacks synchronously.
-            var completion = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
-            task = Interlocked.CompareExchange(ref _disposeTask, completion.Task, null);
-            if (task is null)
-            {
-                task = completion.Task;
-                _ = RunDisposeAsync(completion);
-            }
-        }
-
-        return new ValueTask(task);
-    }
-
-    private async Task RunDisposeAsync(TaskCompletionSource completion)
-    {
-        try
-        {
-            await DisposeCoreAsync().ConfigureAwait(false);
-            completion.SetResult();
-        }
-        catch (Exception ex)
-        {
-            completion.SetException(ex);
-        }
-    }
+    public ValueTask DisposeAsync() => DisposeOnce.RunAsync(ref _disposeTask, DisposeCoreAsync);
 
     private async Task DisposeCoreAsync()
     {
