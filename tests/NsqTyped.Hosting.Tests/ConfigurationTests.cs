@@ -2,11 +2,13 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Options;
 using NsqTyped.Hosting.Internal;
-using NsqTyped.Testing;
+using NsqTyped.Tests.Support;
 
 namespace NsqTyped.Hosting.Tests;
 
-public sealed class ConfigurationTests
+// One test starts the generated handlers' consumers, which would take messages meant for HostedConsumerTests.
+[Collection(HandlerTopicsCollection.Name)]
+public sealed class ConfigurationTests(NsqTestServers servers)
 {
     [Fact]
     public void Nsq_section_binds_every_group_of_settings()
@@ -141,8 +143,9 @@ public sealed class ConfigurationTests
     [Fact]
     public async Task Code_configuration_applies_after_the_section()
     {
-        await using var nsqd = await EmbeddedNsqd.StartAsync(cancellationToken: TestContext.Current.CancellationToken);
-        var config = HostingTestKit.NsqdOnly(nsqd.TcpAddress);
+        // Leftover messages would start the slow job handler and hold up the host's stop.
+        await HandlerTopics.ResetAsync(servers, TestContext.Current.CancellationToken);
+        var config = HostingTestKit.NsqdOnly(servers.NsqdTcpAddress);
         config["Nsq:Consumer:MaxInFlight"] = "4";
         using var host = HostingTestKit.BuildHost(config, services => services
             .AddNsqTyped(o => o.Consumer.MaxTries = 2)

@@ -3,18 +3,23 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 using Microsoft.Extensions.Hosting;
 using NsqTyped.Testing;
+using NsqTyped.Tests.Support;
 
 namespace NsqTyped.Hosting.Tests;
 
-public sealed class HostedConsumerTests
+[Collection(HandlerTopicsCollection.Name)]
+public sealed class HostedConsumerTests(NsqTestServers servers) : IAsyncLifetime
 {
     private static CancellationToken Token => TestContext.Current.CancellationToken;
+
+    public ValueTask InitializeAsync() => new(HandlerTopics.ResetAsync(servers, Token));
+
+    public ValueTask DisposeAsync() => ValueTask.CompletedTask;
 
     [Fact]
     public async Task Generated_handlers_run_in_the_host_with_a_scope_per_message()
     {
-        await using var nsqd = await EmbeddedNsqd.StartAsync(cancellationToken: Token);
-        using var host = HostingTestKit.BuildHost(HostingTestKit.NsqdOnly(nsqd.TcpAddress));
+        using var host = HostingTestKit.BuildHost(HostingTestKit.NsqdOnly(servers.NsqdTcpAddress));
         await host.StartAsync(Token);
         var probe = host.Services.GetRequiredService<Probe>();
         var publisher = host.Services.GetRequiredService<INsqPublisher>();
@@ -34,8 +39,7 @@ public sealed class HostedConsumerTests
     [Fact]
     public async Task Host_stop_drains_running_handlers_and_returns_unstarted_messages_to_nsqd()
     {
-        await using var nsqd = await EmbeddedNsqd.StartAsync(cancellationToken: Token);
-        var config = HostingTestKit.NsqdOnly(nsqd.TcpAddress);
+        var config = HostingTestKit.NsqdOnly(servers.NsqdTcpAddress);
         config["Nsq:Consumers:hosting.jobs/work:MaxInFlight"] = "8";
         config["Nsq:Consumers:hosting.jobs/work:MaxConcurrency"] = "4";
         using var host = HostingTestKit.BuildHost(config, shutdownTimeout: TimeSpan.FromSeconds(20));
@@ -57,7 +61,7 @@ public sealed class HostedConsumerTests
         var handled = probe.JobsCompleted.ToHashSet();
 
         // Everything the host did not finish is back in nsqd, nothing twice and nothing lost.
-        var rest = await DrainRemainingAsync(nsqd.TcpAddress, all.Length - handled.Count);
+        var rest = await DrainRemainingAsync(servers.NsqdTcpAddress, all.Length - handled.Count);
         Assert.Empty(rest.Intersect(handled));
         Assert.Equal(all, handled.Concat(rest).Order());
     }
@@ -65,8 +69,7 @@ public sealed class HostedConsumerTests
     [Fact]
     public async Task Host_stop_gives_up_draining_when_the_shutdown_timeout_fires()
     {
-        await using var nsqd = await EmbeddedNsqd.StartAsync(cancellationToken: Token);
-        using var host = HostingTestKit.BuildHost(HostingTestKit.NsqdOnly(nsqd.TcpAddress), shutdownTimeout: TimeSpan.FromMilliseconds(500));
+        using var host = HostingTestKit.BuildHost(HostingTestKit.NsqdOnly(servers.NsqdTcpAddress), shutdownTimeout: TimeSpan.FromMilliseconds(500));
         await host.StartAsync(Token);
         var probe = host.Services.GetRequiredService<Probe>();
         await host.Services.GetRequiredService<INsqPublisher>().PublishSlowJobAsync(new SlowJob(1), Token);
@@ -80,8 +83,36 @@ public sealed class HostedConsumerTests
     }
 
     [Fact]
-    public async Task Health_check_reports_not_started_then_healthy_then_unhealthy_when_nsqd_goes_away()
+    public async Task Health_check_reports_not_started_then_healthy_with_its_connections()
     {
+        var config = HostingTestKit.NsqdOnly(servers.NsqdTcpAddress);
+        config["Nsq:Producer:ConnectOnStart"] = "true";
+        using var host = HostingTestKit.BuildHost(config);
+        var health = host.Services.GetRequiredService<HealthCheckService>();
+
+        var before = await health.CheckHealthAsync(Token);
+        Assert.Equal(HealthStatus.Unhealthy, before.Entries["nsq"].Status);
+        Assert.Contains("not running", before.Entries["nsq"].Description, StringComparison.Ordinal);
+
+        await host.StartAsync(Token);
+        try
+        {
+            var report = await WaitForHealthAsync(health, HealthStatus.Healthy);
+            Assert.Equal("1/1", report.Entries["nsq"].Data["producer"]);
+            Assert.Equal(1, report.Entries["nsq"].Data["hosting.orders/billing"]);
+            Assert.Equal(1, report.Entries["nsq"].Data["hosting.jobs/work"]);
+        }
+        finally
+        {
+            await host.StopAsync(Token);
+        }
+    }
+
+    [Fact]
+    public async Task Health_check_reports_unhealthy_when_nsqd_goes_away()
+    {
+        // Its own nsqd, because the test stops it and the shared one serves the other test classes meanwhile.
+        servers.SkipIfExternal("stops nsqd");
         var nsqd = await EmbeddedNsqd.StartAsync(cancellationToken: Token);
         try
         {
@@ -89,30 +120,28 @@ public sealed class HostedConsumerTests
             config["Nsq:Producer:ConnectOnStart"] = "true";
             using var host = HostingTestKit.BuildHost(config);
             var health = host.Services.GetRequiredService<HealthCheckService>();
-
-            var before = await health.CheckHealthAsync(Token);
-            Assert.Equal(HealthStatus.Unhealthy, before.Entries["nsq"].Status);
-            Assert.Contains("not running", before.Entries["nsq"].Description, StringComparison.Ordinal);
-
             await host.StartAsync(Token);
-            HealthReport? report = null;
-            await Eventually.TrueAsync(
-                () => (report = health.CheckHealthAsync(Token).GetAwaiter().GetResult()).Entries["nsq"].Status == HealthStatus.Healthy,
-                "the check reports Healthy");
-            Assert.Equal("1/1", report!.Entries["nsq"].Data["producer"]);
-            Assert.Equal(1, report.Entries["nsq"].Data["hosting.orders/billing"]);
+            var report = await WaitForHealthAsync(health, HealthStatus.Healthy);
+            Assert.Equal("1/1", report.Entries["nsq"].Data["producer"]);
 
             await nsqd.DisposeAsync();
-            await Eventually.TrueAsync(
-                () => (report = health.CheckHealthAsync(Token).GetAwaiter().GetResult()).Entries["nsq"].Status == HealthStatus.Unhealthy,
-                "the check reports Unhealthy");
-            Assert.Contains("no open connection", report!.Entries["nsq"].Description, StringComparison.Ordinal);
+            report = await WaitForHealthAsync(health, HealthStatus.Unhealthy);
+            Assert.Contains("no open connection", report.Entries["nsq"].Description, StringComparison.Ordinal);
             await host.StopAsync(Token);
         }
         finally
         {
             await nsqd.DisposeAsync();
         }
+    }
+
+    private static async Task<HealthReport> WaitForHealthAsync(HealthCheckService health, HealthStatus status)
+    {
+        HealthReport? report = null;
+        await Eventually.TrueAsync(
+            () => (report = health.CheckHealthAsync(Token).GetAwaiter().GetResult()).Entries["nsq"].Status == status,
+            "the check reports " + status);
+        return report!;
     }
 
     private static async Task<List<int>> DrainRemainingAsync(string address, int expected)

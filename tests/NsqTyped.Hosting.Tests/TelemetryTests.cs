@@ -1,23 +1,26 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Diagnostics.Metrics;
-using NsqTyped.Testing;
+using NsqTyped.Tests.Support;
 
 namespace NsqTyped.Hosting.Tests;
 
 /// <summary>
 /// The <c>NsqTyped</c> ActivitySource and Meter as an OpenTelemetry SDK would see them (through
-/// ActivityListener and MeterListener). Listeners are process-wide, so every test filters by its own topic.
+/// ActivityListener and MeterListener). Listeners are process-wide, so every test filters by its own topic;
+/// the topics are unique, so these tests share nsqd (embedded or real) with the other classes running in parallel.
 /// </summary>
 public sealed class TelemetryTests : IDisposable
 {
+    private readonly NsqTestServers _servers;
     private readonly ConcurrentQueue<Activity> _activities = new();
     private readonly ConcurrentQueue<(string Instrument, double Value, Dictionary<string, object?> Tags)> _measurements = new();
     private readonly ActivityListener _activityListener;
     private readonly MeterListener _meterListener;
 
-    public TelemetryTests()
+    public TelemetryTests(NsqTestServers servers)
     {
+        _servers = servers;
         _activityListener = new ActivityListener
         {
             ShouldListenTo = source => source.Name == "NsqTyped",
@@ -52,9 +55,8 @@ public sealed class TelemetryTests : IDisposable
     [Fact]
     public async Task Publishes_make_producer_spans_and_count_sent_messages_with_their_duration()
     {
-        await using var nsqd = await EmbeddedNsqd.StartAsync(cancellationToken: Token);
         var topic = UniqueTopic();
-        await using var producer = new NsqProducer(nsqd.TcpAddress);
+        await using var producer = new NsqProducer(_servers.NsqdTcpAddress);
 
         await producer.PublishAsync(topic, "one"u8.ToArray(), Token);
         await producer.PublishManyAsync(topic, ["a"u8.ToArray(), "b"u8.ToArray(), "c"u8.ToArray()], Token);
@@ -87,7 +89,7 @@ public sealed class TelemetryTests : IDisposable
     public async Task A_failed_publish_is_an_error_span_and_counts_with_its_error_type()
     {
         var topic = UniqueTopic();
-        await using var producer = new NsqProducer(await ClosedAddressAsync(), NsqProducerOptions.Default with { DisconnectedPolicy = NsqDisconnectedPolicy.FailFast });
+        await using var producer = new NsqProducer(NsqTestServers.UnusedTcpAddress(), NsqProducerOptions.Default with { DisconnectedPolicy = NsqDisconnectedPolicy.FailFast });
 
         await Assert.ThrowsAsync<NsqConnectionException>(async () => await producer.PublishAsync(topic, "x"u8.ToArray(), Token));
 
@@ -101,7 +103,6 @@ public sealed class TelemetryTests : IDisposable
     [Fact]
     public async Task Reader_makes_process_spans_and_counts_consumed_requeued_and_given_up_messages()
     {
-        await using var nsqd = await EmbeddedNsqd.StartAsync(cancellationToken: Token);
         var topic = UniqueTopic();
         var handled = new ConcurrentQueue<string>();
         var givenUp = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -110,7 +111,7 @@ public sealed class TelemetryTests : IDisposable
             {
                 Topic = topic,
                 Channel = "audit",
-                NsqdTcpAddresses = [nsqd.TcpAddress],
+                NsqdTcpAddresses = [_servers.NsqdTcpAddress],
                 MaxInFlight = 5,
                 MaxTries = 1,
                 MaxBackoffDuration = TimeSpan.Zero,
@@ -123,7 +124,7 @@ public sealed class TelemetryTests : IDisposable
             });
         reader.GivingUp += (_, _) => givenUp.TrySetResult();
         await reader.StartAsync(Token);
-        await using var producer = new NsqProducer(nsqd.TcpAddress);
+        await using var producer = new NsqProducer(_servers.NsqdTcpAddress);
 
         await producer.PublishAsync(topic, "good"u8.ToArray(), Token);
         await producer.PublishAsync(topic, "bad"u8.ToArray(), Token);
@@ -150,14 +151,7 @@ public sealed class TelemetryTests : IDisposable
         Assert.Equal(["bad", "good"], handled.Order());
     }
 
-    private static string UniqueTopic() => "telemetry." + Guid.NewGuid().ToString("N")[..12];
-
-    /// <summary>An address where nothing listens: a port the embedded nsqd used and gave back.</summary>
-    private static async Task<string> ClosedAddressAsync()
-    {
-        await using var nsqd = await EmbeddedNsqd.StartAsync(cancellationToken: Token);
-        return nsqd.TcpAddress;
-    }
+    private static string UniqueTopic() => NsqTestServers.UniqueTopic("telemetry");
 
     private void Record(Instrument instrument, double value, ReadOnlySpan<KeyValuePair<string, object?>> tags)
     {
