@@ -56,12 +56,7 @@ internal static class Emitter
         var first = true;
         foreach (var topic in spec.Topics)
         {
-            if (!first)
-            {
-                w.Line();
-            }
-
-            first = false;
+            w.Separate(ref first);
             w.Line($"/// <summary>The topic of <see cref=\"{topic.Model.FullyQualifiedName}\"/>.</summary>");
             w.Line($"public const string {Escape(topic.Identifier)} = {Literal(topic.Model.TopicName)};");
         }
@@ -89,12 +84,7 @@ internal static class Emitter
         var first = true;
         foreach (var topic in spec.Topics)
         {
-            if (!first)
-            {
-                w.Line();
-            }
-
-            first = false;
+            w.Separate(ref first);
             var type = topic.Model.FullyQualifiedName;
             w.Line($"/// <summary>The {FormatName(topic.Model.Format)} serializer of <see cref=\"{type}\"/>.</summary>");
             w.Line($"public static {KnownTypes.INsqSerializer}<{type}> {Escape(topic.Identifier)} =>");
@@ -134,12 +124,7 @@ internal static class Emitter
         var first = true;
         foreach (var topic in spec.Topics)
         {
-            if (!first)
-            {
-                w.Line();
-            }
-
-            first = false;
+            w.Separate(ref first);
             var type = topic.Model.FullyQualifiedName;
             var name = topic.PublishBaseName;
             var topicConst = $"global::{KnownTypes.GeneratedNamespace}.{KnownTypes.TopicsClass}.{Escape(topic.Identifier)}";

@@ -20,6 +20,17 @@ internal sealed class SourceWriter
         _builder.Append('\n');
     }
 
+    /// <summary>A blank line between the members of a list: nothing before the first, one before each later one.</summary>
+    public void Separate(ref bool first)
+    {
+        if (!first)
+        {
+            Line();
+        }
+
+        first = false;
+    }
+
     public void Open(string header)
     {
         Line(header);
