@@ -40,7 +40,7 @@ internal sealed class WorkloadContext(BenchServer server, Probe probe, Cancellat
 
     /// <summary>Fills <paramref name="topic"/> with <paramref name="count"/> copies of <paramref name="body"/> (MPUB, not timed).</summary>
     public Task PrefillAsync(string topic, long count, ReadOnlyMemory<byte> body) =>
-        RawNsqClient.PublishBatchesAsync(server.TcpAddress, topic, count, body, batchSize: 200, window: 16, cancellationToken);
+        RawLoadClient.PublishBatchesAsync(server.TcpAddress, topic, count, body, batchSize: 200, window: 16, cancellationToken);
 
     /// <summary>Deletes the run's topics so the server does not keep their messages.</summary>
     public async Task CleanUpAsync()
@@ -105,7 +105,7 @@ internal static class Workloads
         var topic = c.NewTopic("raw-consume");
         await c.PrefillAsync(topic, n, Body).ConfigureAwait(false);
         c.Probe.Start();
-        await RawNsqClient.ConsumeAsync(c.Server.TcpAddress, topic, "bench", n, rdy, c.CancellationToken).WaitAsync(RunTimeout, c.CancellationToken).ConfigureAwait(false);
+        await RawLoadClient.ConsumeAsync(c.Server.TcpAddress, topic, "bench", n, rdy, c.CancellationToken).WaitAsync(RunTimeout, c.CancellationToken).ConfigureAwait(false);
         c.Probe.Stop(n);
     }
 
@@ -174,7 +174,7 @@ internal static class Workloads
     {
         var topic = c.NewTopic("raw-pub");
         c.Probe.Start();
-        await RawNsqClient.PublishAsync(c.Server.TcpAddress, topic, n, Body, window, c.CancellationToken).WaitAsync(RunTimeout, c.CancellationToken).ConfigureAwait(false);
+        await RawLoadClient.PublishAsync(c.Server.TcpAddress, topic, n, Body, window, c.CancellationToken).WaitAsync(RunTimeout, c.CancellationToken).ConfigureAwait(false);
         c.Probe.Stop(n);
     }
 
@@ -182,7 +182,7 @@ internal static class Workloads
     {
         var topic = c.NewTopic("raw-mpub");
         c.Probe.Start();
-        await RawNsqClient.PublishBatchesAsync(c.Server.TcpAddress, topic, n, Body, MpubBatch, MpubWindow, c.CancellationToken).WaitAsync(RunTimeout, c.CancellationToken).ConfigureAwait(false);
+        await RawLoadClient.PublishBatchesAsync(c.Server.TcpAddress, topic, n, Body, MpubBatch, MpubWindow, c.CancellationToken).WaitAsync(RunTimeout, c.CancellationToken).ConfigureAwait(false);
         c.Probe.Stop(n);
     }
 
