@@ -25,12 +25,19 @@ internal sealed partial class BenchJsonContext : JsonSerializerContext;
 public static class BenchOrderHandler
 {
     private static long s_remaining;
+    private static long s_markAt;
+    private static Action s_mark = static () => { };
     private static TaskCompletionSource s_done = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    /// <summary>Expects <paramref name="count"/> messages; the returned task completes when they were handled.</summary>
-    public static Task Expect(long count)
+    /// <summary>
+    /// Expects <paramref name="count"/> messages; calls <paramref name="mark"/> when <paramref name="markAt"/>
+    /// are left, and the returned task completes when all were handled.
+    /// </summary>
+    public static Task Expect(long count, long markAt, Action mark)
     {
         s_done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        s_mark = mark;
+        s_markAt = markAt;
         Volatile.Write(ref s_remaining, count);
         return s_done.Task;
     }
@@ -44,7 +51,12 @@ public static class BenchOrderHandler
             throw new InvalidOperationException("Body did not round-trip.");
         }
 
-        if (Interlocked.Decrement(ref s_remaining) == 0)
+        var left = Interlocked.Decrement(ref s_remaining);
+        if (left == s_markAt)
+        {
+            s_mark();
+        }
+        else if (left == 0)
         {
             s_done.TrySetResult();
         }

@@ -34,8 +34,11 @@ internal static class RawLoadClient
         return PublishCommandsAsync(address, count, window, _ => one.WrittenMemory, cancellationToken);
     }
 
-    /// <summary>Subscribes with RDY <paramref name="rdy"/> and FINs every message until <paramref name="count"/> arrived.</summary>
-    public static async Task ConsumeAsync(string address, string topic, string channel, long count, int rdy, CancellationToken cancellationToken)
+    /// <summary>
+    /// Subscribes with RDY <paramref name="rdy"/> and FINs every message until <paramref name="count"/> arrived;
+    /// calls <paramref name="mark"/> once <paramref name="markAt"/> arrived.
+    /// </summary>
+    public static async Task ConsumeAsync(string address, string topic, string channel, long count, int rdy, long markAt, Action mark, CancellationToken cancellationToken)
     {
         using var socket = await ConnectAsync(address, cancellationToken).ConfigureAwait(false);
         var sender = new Sender(socket, cancellationToken);
@@ -59,7 +62,11 @@ internal static class RawLoadClient
                 {
                     case NsqFrameType.Message:
                         NsqCommandWriter.WriteFin(fins, frame.AsMessage().Id);
-                        received++;
+                        if (++received == markAt)
+                        {
+                            mark();
+                        }
+
                         break;
                     case NsqFrameType.Error:
                         sender.End();

@@ -193,9 +193,9 @@ internal sealed record ThroughputArguments(IReadOnlyList<Workload> Workloads, lo
                     break;
                 case "--messages":
                     messages = long.Parse(Value(args, ref i), CultureInfo.InvariantCulture);
-                    if (messages < 1000)
+                    if (messages < 10_000)
                     {
-                        throw new ArgumentException("--messages must be at least 1000.");
+                        throw new ArgumentException("--messages must be at least 10000.");
                     }
 
                     break;
