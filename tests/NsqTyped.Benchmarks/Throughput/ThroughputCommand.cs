@@ -145,6 +145,15 @@ internal static class ThroughputCommand
 
             Console.WriteLine(line);
         }
+
+        // Issue 11's budget for the typed layer is stated against these two, so print the ratio.
+        if (samples.TryGetValue("typed-consume", out var typed) && samples.TryGetValue("consume", out var plain) && samples.TryGetValue("deserialize-only", out var deserialize))
+        {
+            var ratio = Median(typed.Select(s => s.CpuSecondsPerMillion))
+                / (Median(plain.Select(s => s.CpuSecondsPerMillion)) + Median(deserialize.Select(s => s.CpuSecondsPerMillion)));
+            Console.WriteLine();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"typed-consume CPU / (consume CPU + deserialize-only CPU) = {ratio:F2}"));
+        }
     }
 
     private static double Median(IEnumerable<double> values)
