@@ -196,20 +196,33 @@ internal static class Workloads
         c.Probe.Stop(n);
     }
 
-    private static async Task PublishAsync(WorkloadContext c, long n, int window)
+    private static Task PublishAsync(WorkloadContext c, long n, int window) =>
+        ProducerAsync(c, "pub", n, window, (producer, topic, token) => producer.PublishAsync(topic, Body, token));
+
+    private static Task MpubAsync(WorkloadContext c, long n)
     {
-        var topic = c.NewTopic("pub");
-        var producer = new NsqProducer(c.Server.TcpAddress);
+        var batch = Enumerable.Repeat<ReadOnlyMemory<byte>>(Body, MpubBatch).ToArray();
+        return ProducerAsync(c, "mpub", n / MpubBatch, MpubWindow, (producer, topic, token) => producer.PublishManyAsync(topic, batch, token), MpubBatch);
+    }
+
+    /// <summary>
+    /// Makes <paramref name="calls"/> publish calls on one connected <see cref="NsqProducer"/>, keeping
+    /// <paramref name="window"/> of them outstanding (a ring of their tasks; 1: each awaited before the next).
+    /// </summary>
+    private static async Task ProducerAsync(WorkloadContext c, string name, long calls, int window, Func<NsqProducer, string, CancellationToken, ValueTask> publish, int messagesPerCall = 1)
+    {
+        var topic = c.NewTopic(name);
+        var producer = new NsqProducer(c.Server.TcpAddress, new NsqProducerOptions { ConnectionsPerNode = 1 });
         await using (producer.ConfigureAwait(false))
         {
             await producer.ConnectAsync(c.CancellationToken).ConfigureAwait(false);
             var outstanding = new ValueTask[window];
             c.Probe.Start();
-            for (long i = 0; i < n; i++)
+            for (long i = 0; i < calls; i++)
             {
                 var slot = (int)(i % window);
                 await outstanding[slot].ConfigureAwait(false);
-                outstanding[slot] = producer.PublishAsync(topic, Body, c.CancellationToken);
+                outstanding[slot] = publish(producer, topic, c.CancellationToken);
             }
 
             for (var slot = 0; slot < window; slot++)
@@ -217,34 +230,7 @@ internal static class Workloads
                 await outstanding[slot].ConfigureAwait(false);
             }
 
-            c.Probe.Stop(n);
-        }
-    }
-
-    private static async Task MpubAsync(WorkloadContext c, long n)
-    {
-        var topic = c.NewTopic("mpub");
-        var batch = Enumerable.Repeat<ReadOnlyMemory<byte>>(Body, MpubBatch).ToArray();
-        var batches = n / MpubBatch;
-        var producer = new NsqProducer(c.Server.TcpAddress, new NsqProducerOptions { ConnectionsPerNode = 1 });
-        await using (producer.ConfigureAwait(false))
-        {
-            await producer.ConnectAsync(c.CancellationToken).ConfigureAwait(false);
-            var outstanding = new ValueTask[MpubWindow];
-            c.Probe.Start();
-            for (long i = 0; i < batches; i++)
-            {
-                var slot = (int)(i % MpubWindow);
-                await outstanding[slot].ConfigureAwait(false);
-                outstanding[slot] = producer.PublishManyAsync(topic, batch, c.CancellationToken);
-            }
-
-            for (var slot = 0; slot < MpubWindow; slot++)
-            {
-                await outstanding[slot].ConfigureAwait(false);
-            }
-
-            c.Probe.Stop(batches * MpubBatch);
+            c.Probe.Stop(calls * messagesPerCall);
         }
     }
 
