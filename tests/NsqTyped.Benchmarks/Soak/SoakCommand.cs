@@ -24,7 +24,7 @@ internal static class SoakCommand
         {
             arguments = SoakArguments.Parse(args);
         }
-        catch (ArgumentException ex)
+        catch (Exception ex) when (ex is ArgumentException or FormatException or OverflowException)
         {
             Console.Error.WriteLine("error: " + ex.Message);
             Console.Error.WriteLine(SoakArguments.Usage);

@@ -31,7 +31,7 @@ internal static class ThroughputCommand
         {
             arguments = ThroughputArguments.Parse(args);
         }
-        catch (ArgumentException ex)
+        catch (Exception ex) when (ex is ArgumentException or FormatException or OverflowException)
         {
             Console.Error.WriteLine("error: " + ex.Message);
             Console.Error.WriteLine(Usage);
