@@ -14,7 +14,17 @@ public static class TestCertificates
     private static readonly Lazy<DirectoryInfo> s_files = new(() =>
     {
         var directory = Directory.CreateTempSubdirectory("nsqtyped-certs-");
-        AppDomain.CurrentDomain.ProcessExit += (_, _) => directory.Delete(recursive: true);
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            try
+            {
+                directory.Delete(recursive: true);
+            }
+            catch (IOException)
+            {
+                // A leftover temporary folder is harmless.
+            }
+        };
         return directory;
     });
 
