@@ -4,9 +4,9 @@ using NsqTyped.Testing;
 namespace NsqTyped.Tests.Support;
 
 /// <summary>
-/// An nsqd or nsqlookupd a test started for itself through <see cref="NsqTestServers.StartNsqdAsync"/> or
-/// <see cref="NsqTestServers.StartLookupdAsync"/>: a real process (<see cref="RealNsqBinaries"/>) when the run
-/// uses real servers, an embedded one otherwise. Disposing stops it.
+/// An nsqd or nsqlookupd a test started for itself (e.g. through <c>NsqTestServers.StartNsqdAsync</c>): a real
+/// process (<see cref="RealNsqBinaries"/>) when the run uses real servers, an embedded one otherwise.
+/// Disposing stops it.
 /// </summary>
 public sealed class TestNsqServer : IAsyncDisposable
 {
