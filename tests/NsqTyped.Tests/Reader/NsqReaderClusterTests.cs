@@ -59,7 +59,7 @@ public sealed class NsqReaderClusterTests(NsqTestServers servers)
     [Fact]
     public async Task A_failing_lookupd_does_not_disturb_existing_connections()
     {
-        await using var failingLookupd = await servers.StartLookupdAsync(TestContext.Current.CancellationToken);
+        await using var failingLookupd = await servers.StartLookupdAsync(cancellationToken: TestContext.Current.CancellationToken);
         await using var cluster = await StartClusterAsync("--lookupd-tcp-address=" + failingLookupd.TcpAddress);
         for (var i = 0; i < 3; i++)
         {

@@ -130,17 +130,20 @@ public sealed class NsqTestServers : IAsyncLifetime
         return TestNsqServer.Of(await EmbeddedNsqd.StartAsync(EmbeddedNsqdFlags.Parse(all), cancellationToken));
     }
 
-    /// <summary>Starts an nsqlookupd of the test's own on free 127.0.0.1 ports: real or embedded as <see cref="StartNsqdAsync"/>.</summary>
-    public async Task<TestNsqServer> StartLookupdAsync(CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Starts an nsqlookupd of the test's own with nsqlookupd <paramref name="flags"/>, on free 127.0.0.1 ports
+    /// unless the flags name its addresses: real or embedded as <see cref="StartNsqdAsync"/>.
+    /// </summary>
+    public async Task<TestNsqServer> StartLookupdAsync(IReadOnlyList<string>? flags = null, CancellationToken cancellationToken = default)
     {
-        string[] flags = ["--tcp-address=127.0.0.1:0", "--http-address=127.0.0.1:0", "--broadcast-address=127.0.0.1"];
+        string[] all = ["--tcp-address=127.0.0.1:0", "--http-address=127.0.0.1:0", "--broadcast-address=127.0.0.1", .. flags ?? []];
         if (IsExternal)
         {
-            var process = await RealNsqProcess.StartAsync(RealBinaryOrSkip("nsqlookupd"), flags, withDataDirectory: false, cancellationToken);
+            var process = await RealNsqProcess.StartAsync(RealBinaryOrSkip("nsqlookupd"), all, withDataDirectory: false, cancellationToken);
             return TestNsqServer.Of(process);
         }
 
-        return TestNsqServer.Of(await EmbeddedNsqlookupd.StartAsync(EmbeddedNsqlookupdFlags.Parse(flags), cancellationToken));
+        return TestNsqServer.Of(await EmbeddedNsqlookupd.StartAsync(EmbeddedNsqlookupdFlags.Parse(all), cancellationToken));
     }
 
     /// <summary>

@@ -24,10 +24,10 @@ public sealed class TestNsqCluster : IAsyncDisposable
         NsqdHttpAddresses = [.. nsqds.Select(n => n!.HttpAddress)];
     }
 
-    /// <summary>The cluster's nsqlookupd.</summary>
-    public TestNsqServer Lookupd { get; }
+    /// <summary>The cluster's nsqlookupd (a new instance after <see cref="RestartLookupdAsync"/>).</summary>
+    public TestNsqServer Lookupd { get; private set; }
 
-    /// <summary>The lookupd HTTP address consumers discover producers through.</summary>
+    /// <summary>The lookupd HTTP address consumers discover producers through; kept across <see cref="RestartLookupdAsync"/>.</summary>
     public string LookupdHttpAddress => Lookupd.HttpAddress;
 
     /// <summary>The nsqd TCP addresses by slot; a slot keeps its address across stop and restart.</summary>
@@ -51,7 +51,7 @@ public sealed class TestNsqCluster : IAsyncDisposable
     internal static async Task<TestNsqCluster> StartAsync(NsqTestServers servers, int nsqdCount, IReadOnlyList<string> nsqdFlags, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(nsqdCount, 1);
-        var lookupd = await servers.StartLookupdAsync(cancellationToken);
+        var lookupd = await servers.StartLookupdAsync(cancellationToken: cancellationToken);
         var nsqds = new TestNsqServer?[nsqdCount];
         var slotFlags = new IReadOnlyList<string>[nsqdCount];
         try
@@ -130,6 +130,25 @@ public sealed class TestNsqCluster : IAsyncDisposable
             }
 
             return nsqd;
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Stops the nsqlookupd and starts it again on the same ports, empty. The nsqd instances notice at their
+    /// next ping and register again at the following one: 15–30 s later, real and embedded alike.
+    /// </summary>
+    public async Task RestartLookupdAsync(CancellationToken cancellationToken = default)
+    {
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            var old = Lookupd;
+            await old.DisposeAsync();
+            Lookupd = await _servers.StartLookupdAsync(["--tcp-address=" + old.TcpAddress, "--http-address=" + old.HttpAddress], cancellationToken);
         }
         finally
         {
