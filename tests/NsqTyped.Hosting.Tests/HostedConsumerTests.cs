@@ -112,8 +112,7 @@ public sealed class HostedConsumerTests(NsqTestServers servers) : IAsyncLifetime
     public async Task Health_check_reports_unhealthy_when_nsqd_goes_away()
     {
         // Its own nsqd, because the test stops it and the shared one serves the other test classes meanwhile.
-        servers.SkipIfExternal("stops nsqd");
-        var nsqd = await EmbeddedNsqd.StartAsync(cancellationToken: Token);
+        var nsqd = await servers.StartNsqdAsync(cancellationToken: Token);
         try
         {
             var config = HostingTestKit.NsqdOnly(nsqd.TcpAddress);

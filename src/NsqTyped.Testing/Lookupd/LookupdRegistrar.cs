@@ -14,9 +14,11 @@ internal sealed record LookupdPeerIdentity(string BroadcastAddress, int TcpPort,
 /// The nsqd side of nsqlookupd registration (<c>nsqd/lookup.go</c>, <c>lookup_peer.go</c>): one connection
 /// per lookupd TCP address, which sends the magic <c>"  V1"</c>, IDENTIFY with the nsqd's peer info,
 /// REGISTERs every existing topic/channel, then forwards topic/channel creations (REGISTER) and deletions
-/// (UNREGISTER) and PINGs every 15 s so lookupd keeps the producer active. A lost connection is re-made
-/// (and everything re-registered) after a short delay instead of at the next ping as nsqd does, so tests
-/// do not wait 15 s. Each lookupd has its own loop, so an unreachable one never delays the others.
+/// (UNREGISTER) and PINGs every 15 s so lookupd keeps the producer active. As in nsqd, a lost connection
+/// is noticed when a command to it fails (usually the next PING) and re-made (everything re-registered)
+/// at the next command or ping tick, so a restarted lookupd lists this nsqd again 15–30 s later, not at
+/// once (real nsqd v1.3.0 measured: 27 s); clients must keep consuming through that gap. Each lookupd has
+/// its own loop, so an unreachable one never delays the others.
 /// </summary>
 internal sealed partial class LookupdRegistrar : IAsyncDisposable
 {
@@ -37,7 +39,7 @@ internal sealed partial class LookupdRegistrar : IAsyncDisposable
     /// </param>
     /// <param name="logger">Diagnostics.</param>
     /// <param name="pingInterval">How often to PING (nsqd: 15 s).</param>
-    /// <param name="reconnectDelay">How long to wait before re-connecting a lost lookupd.</param>
+    /// <param name="reconnectDelay">How long to wait before re-connecting a lost lookupd when no command comes first (nsqd: until the next ping tick, <paramref name="pingInterval"/>).</param>
     public LookupdRegistrar(
         LookupdPeerIdentity identity,
         IEnumerable<string>? addresses,
@@ -50,7 +52,7 @@ internal sealed partial class LookupdRegistrar : IAsyncDisposable
         _snapshot = snapshot;
         _logger = logger;
         _pingInterval = pingInterval ?? TimeSpan.FromSeconds(15);
-        _reconnectDelay = reconnectDelay ?? TimeSpan.FromSeconds(1);
+        _reconnectDelay = reconnectDelay ?? _pingInterval;
         SetAddresses(addresses);
     }
 

@@ -33,8 +33,7 @@ public sealed class NsqdConnectionSecurityTests(NsqTestServers servers)
     [InlineData(false, true)]
     public async Task Tls_connection_validates_the_server_with_a_custom_authority_and_publishes(bool snappy, bool deflate)
     {
-        servers.SkipIfExternal("starts an nsqd with a test certificate");
-        await using var nsqd = await EmbeddedNsqd.StartAsync(new EmbeddedNsqdOptions { TlsCertificate = TestCertificates.Server }, Ct);
+        await using var nsqd = await servers.StartNsqdAsync(TestCertificates.NsqdFlags(TestCertificates.Server), Ct);
         var options = NsqdConnectionOptions.Default with { Tls = TrustTestAuthority, Snappy = snappy, Deflate = deflate };
 
         await RoundTripAsync(nsqd.TcpAddress, options, expectTls: true, snappy, deflate);
@@ -43,8 +42,7 @@ public sealed class NsqdConnectionSecurityTests(NsqTestServers servers)
     [Fact]
     public async Task Tls_rejects_an_untrusted_server_certificate_by_default()
     {
-        servers.SkipIfExternal("starts an nsqd with a test certificate");
-        await using var nsqd = await EmbeddedNsqd.StartAsync(new EmbeddedNsqdOptions { TlsCertificate = TestCertificates.CreateUntrustedServer() }, Ct);
+        await using var nsqd = await servers.StartNsqdAsync(TestCertificates.NsqdFlags(TestCertificates.CreateUntrustedServer()), Ct);
         var options = NsqdConnectionOptions.Default with { Tls = new NsqTlsOptions { TargetHost = "localhost" } };
 
         var error = await Assert.ThrowsAsync<NsqConnectionException>(async () => await NsqdConnection.ConnectAsync(nsqd.TcpAddress, options, Ct));
@@ -55,8 +53,7 @@ public sealed class NsqdConnectionSecurityTests(NsqTestServers servers)
     [Fact]
     public async Task Tls_rejects_a_certificate_for_another_host()
     {
-        servers.SkipIfExternal("starts an nsqd with a test certificate");
-        await using var nsqd = await EmbeddedNsqd.StartAsync(new EmbeddedNsqdOptions { TlsCertificate = TestCertificates.Server }, Ct);
+        await using var nsqd = await servers.StartNsqdAsync(TestCertificates.NsqdFlags(TestCertificates.Server), Ct);
         var options = NsqdConnectionOptions.Default with { Tls = TrustTestAuthority with { TargetHost = "nsqd.example.org" } };
 
         await Assert.ThrowsAsync<NsqConnectionException>(async () => await NsqdConnection.ConnectAsync(nsqd.TcpAddress, options, Ct));
@@ -65,8 +62,7 @@ public sealed class NsqdConnectionSecurityTests(NsqTestServers servers)
     [Fact]
     public async Task Tls_validation_callback_replaces_the_default_validation()
     {
-        servers.SkipIfExternal("starts an nsqd with a test certificate");
-        await using var nsqd = await EmbeddedNsqd.StartAsync(new EmbeddedNsqdOptions { TlsCertificate = TestCertificates.CreateUntrustedServer() }, Ct);
+        await using var nsqd = await servers.StartNsqdAsync(TestCertificates.NsqdFlags(TestCertificates.CreateUntrustedServer()), Ct);
         X509Certificate? seen = null;
         var options = NsqdConnectionOptions.Default with
         {
@@ -82,14 +78,12 @@ public sealed class NsqdConnectionSecurityTests(NsqTestServers servers)
     [Fact]
     public async Task Tls_client_certificate_is_presented_when_the_server_requires_one()
     {
-        servers.SkipIfExternal("starts an nsqd that verifies client certificates");
-        await using var nsqd = await EmbeddedNsqd.StartAsync(
-            new EmbeddedNsqdOptions
-            {
-                TlsCertificate = TestCertificates.Server,
-                TlsClientAuthPolicy = NsqdTlsClientAuthPolicy.RequireVerify,
-                TlsRootCertificates = [TestCertificates.Authority],
-            },
+        await using var nsqd = await servers.StartNsqdAsync(
+            [
+                .. TestCertificates.NsqdFlags(TestCertificates.Server),
+                "--tls-client-auth-policy=require-verify",
+                "--tls-root-ca-file=" + TestCertificates.PemFile(TestCertificates.Authority),
+            ],
             Ct);
         var options = NsqdConnectionOptions.Default with { Tls = TrustTestAuthority with { ClientCertificate = TestCertificates.Client } };
 
@@ -109,8 +103,8 @@ public sealed class NsqdConnectionSecurityTests(NsqTestServers servers)
     [Fact]
     public async Task Auth_allowed_reports_the_identity_and_publishes()
     {
-        servers.SkipIfExternal("starts an nsqd with an authorizer");
-        await using var nsqd = await EmbeddedNsqd.StartAsync(new EmbeddedNsqdOptions { Authorizer = new SecretAuthorizer() }, Ct);
+        await using var auth = TestAuthServer.Start(new SecretAuthorizer());
+        await using var nsqd = await servers.StartNsqdAsync(["--auth-http-address=" + auth.Address], Ct);
         var options = NsqdConnectionOptions.Default with { AuthSecret = SecretAuthorizer.GoodSecret };
         var connection = new NsqdConnection(nsqd.TcpAddress, options);
         var authenticated = new TaskCompletionSource<NsqAuthenticatedEventArgs>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -129,8 +123,8 @@ public sealed class NsqdConnectionSecurityTests(NsqTestServers servers)
     [Fact]
     public async Task Auth_denied_fails_connect_with_the_server_error()
     {
-        servers.SkipIfExternal("starts an nsqd with an authorizer");
-        await using var nsqd = await EmbeddedNsqd.StartAsync(new EmbeddedNsqdOptions { Authorizer = new SecretAuthorizer() }, Ct);
+        await using var auth = TestAuthServer.Start(new SecretAuthorizer());
+        await using var nsqd = await servers.StartNsqdAsync(["--auth-http-address=" + auth.Address], Ct);
         var options = NsqdConnectionOptions.Default with { AuthSecret = "wrong-secret" };
 
         var error = await Assert.ThrowsAsync<NsqServerException>(async () => await NsqdConnection.ConnectAsync(nsqd.TcpAddress, options, Ct));
@@ -141,8 +135,8 @@ public sealed class NsqdConnectionSecurityTests(NsqTestServers servers)
     [Fact]
     public async Task Auth_without_permission_for_a_topic_fails_that_publish()
     {
-        servers.SkipIfExternal("starts an nsqd with an authorizer");
-        await using var nsqd = await EmbeddedNsqd.StartAsync(new EmbeddedNsqdOptions { Authorizer = new SecretAuthorizer() }, Ct);
+        await using var auth = TestAuthServer.Start(new SecretAuthorizer());
+        await using var nsqd = await servers.StartNsqdAsync(["--auth-http-address=" + auth.Address], Ct);
         var options = NsqdConnectionOptions.Default with { AuthSecret = SecretAuthorizer.GoodSecret };
         await using var connection = await NsqdConnection.ConnectAsync(nsqd.TcpAddress, options, Ct);
 
@@ -154,8 +148,8 @@ public sealed class NsqdConnectionSecurityTests(NsqTestServers servers)
     [Fact]
     public async Task Auth_required_without_a_secret_fails_with_a_clear_error()
     {
-        servers.SkipIfExternal("starts an nsqd with an authorizer");
-        await using var nsqd = await EmbeddedNsqd.StartAsync(new EmbeddedNsqdOptions { Authorizer = new SecretAuthorizer() }, Ct);
+        await using var auth = TestAuthServer.Start(new SecretAuthorizer());
+        await using var nsqd = await servers.StartNsqdAsync(["--auth-http-address=" + auth.Address], Ct);
 
         var error = await Assert.ThrowsAsync<NsqConnectionException>(async () => await NsqdConnection.ConnectAsync(nsqd.TcpAddress, cancellationToken: Ct));
 

@@ -259,8 +259,7 @@ public sealed class NsqdConnectionTests(NsqTestServers servers)
     [Fact]
     public async Task Body_larger_than_the_servers_limit_fails_with_E_BAD_MESSAGE()
     {
-        servers.SkipIfExternal("starts an nsqd with a small --max-msg-size");
-        await using var nsqd = await Testing.EmbeddedNsqd.StartAsync(new Testing.EmbeddedNsqdOptions { MaxMsgSize = 100 }, Ct);
+        await using var nsqd = await servers.StartNsqdAsync(["--max-msg-size=100"], Ct);
         await using var connection = await NsqdConnection.ConnectAsync(nsqd.TcpAddress, cancellationToken: Ct);
 
         var error = await Assert.ThrowsAsync<NsqServerException>(async () => await connection.PublishAsync("t", new byte[101], Ct));

@@ -123,9 +123,8 @@ public sealed class NsqProducerTests(NsqTestServers servers)
     [Fact]
     public async Task Keeps_publishing_through_the_remaining_nsqd_when_one_stops()
     {
-        servers.SkipIfExternal("stops an nsqd");
         var topic = NsqTestServers.UniqueTopic();
-        await using var doomed = await Testing.EmbeddedNsqd.StartAsync(cancellationToken: Ct);
+        await using var doomed = await servers.StartNsqdAsync(cancellationToken: Ct);
         await using var producer = new NsqProducer([doomed.TcpAddress, servers.NsqdTcpAddress], Fast);
         await producer.ConnectAsync(Ct);
         await NsqTestServers.WaitUntilAsync(() => producer.ConnectedCount == 2, TimeSpan.FromSeconds(5), "both nsqd connected");

@@ -5,17 +5,14 @@ using static NsqTyped.Tests.Reader.ReaderTestKit;
 
 namespace NsqTyped.Tests.Reader;
 
-/// <summary>Reader behaviour across an embedded cluster of 3 nsqd + 1 lookupd (stops and restarts nsqd: embedded only).</summary>
+/// <summary>Reader behaviour across a cluster of 3 nsqd + 1 lookupd started by the test (real processes when the run uses real servers), stopping and restarting nsqd.</summary>
 public sealed class NsqReaderClusterTests(NsqTestServers servers)
 {
     private readonly string _topic = NsqTestServers.UniqueTopic("cluster");
     private readonly string _channel = NsqTestServers.UniqueChannel("ch");
 
-    private async Task<EmbeddedNsqCluster> StartClusterAsync(EmbeddedNsqdOptions? nsqdOptions = null)
-    {
-        servers.SkipIfExternal("stops and restarts nsqd instances of a 3-node cluster");
-        return await EmbeddedNsqCluster.StartAsync(3, nsqdOptions, cancellationToken: TestContext.Current.CancellationToken);
-    }
+    private Task<TestNsqCluster> StartClusterAsync(params string[] nsqdFlags) =>
+        servers.StartClusterAsync(3, nsqdFlags, TestContext.Current.CancellationToken);
 
     private static int PortOf(string address) => int.Parse(address[(address.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
 
@@ -62,8 +59,8 @@ public sealed class NsqReaderClusterTests(NsqTestServers servers)
     [Fact]
     public async Task A_failing_lookupd_does_not_disturb_existing_connections()
     {
-        await using var failingLookupd = await EmbeddedNsqlookupd.StartAsync(cancellationToken: TestContext.Current.CancellationToken);
-        await using var cluster = await StartClusterAsync(EmbeddedNsqdOptions.Default with { LookupdTcpAddresses = [failingLookupd.TcpAddress] });
+        await using var failingLookupd = await servers.StartLookupdAsync(cancellationToken: TestContext.Current.CancellationToken);
+        await using var cluster = await StartClusterAsync("--lookupd-tcp-address=" + failingLookupd.TcpAddress);
         for (var i = 0; i < 3; i++)
         {
             await PublishAsync(cluster.NsqdTcpAddresses[i], _topic, 1);
@@ -155,7 +152,7 @@ public sealed class NsqReaderClusterTests(NsqTestServers servers)
     [InlineData(7, 202)]
     public async Task Rdy_invariants_hold_under_randomized_churn(int maxInFlight, int seed)
     {
-        await using var cluster = await StartClusterAsync(EmbeddedNsqdOptions.Default with { MaxRdyCount = 3 });
+        await using var cluster = await StartClusterAsync("--max-rdy-count=3");
         var random = new Random(seed);
         var outcomes = new Random(seed + 1);
         var handled = 0;
@@ -238,8 +235,8 @@ public sealed class NsqReaderClusterTests(NsqTestServers servers)
     [Fact]
     public async Task Authenticated_event_carries_the_connection_and_the_identity()
     {
-        servers.SkipIfExternal("starts an nsqd with an in-process authorizer");
-        await using var nsqd = await EmbeddedNsqd.StartAsync(EmbeddedNsqdOptions.Default with { Authorizer = new AllowAll() }, TestContext.Current.CancellationToken);
+        await using var authServer = TestAuthServer.Start(new AllowAll());
+        await using var nsqd = await servers.StartNsqdAsync(["--auth-http-address=" + authServer.Address], TestContext.Current.CancellationToken);
         var auth = new TaskCompletionSource<(object? Sender, NsqReaderAuthenticatedEventArgs Args)>(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var reader = new NsqReader(
             Fast(_topic, _channel) with

@@ -4,9 +4,30 @@ using System.Security.Cryptography.X509Certificates;
 
 namespace NsqTyped.Tests.Support;
 
-/// <summary>Throwaway certificates made in the test process (never written to disk).</summary>
+/// <summary>
+/// Throwaway certificates made in the test process. An nsqd (real or embedded, started from flags) reads
+/// its certificate, key and client CA from PEM files: <see cref="PemFile"/> and <see cref="KeyPemFile"/>
+/// write them to a temporary folder of this test process, removed when it exits.
+/// </summary>
 public static class TestCertificates
 {
+    private static readonly Lazy<DirectoryInfo> s_files = new(() =>
+    {
+        var directory = Directory.CreateTempSubdirectory("nsqtyped-certs-");
+        AppDomain.CurrentDomain.ProcessExit += (_, _) =>
+        {
+            try
+            {
+                directory.Delete(recursive: true);
+            }
+            catch (IOException)
+            {
+                // A leftover temporary folder is harmless.
+            }
+        };
+        return directory;
+    });
+
     private static readonly Lazy<X509Certificate2> s_authority = new(() => CreateAuthority("CN=NsqTyped Test CA"));
     private static readonly Lazy<X509Certificate2> s_server = new(() => CreateIssued("CN=localhost", s_authority.Value, server: true));
     private static readonly Lazy<X509Certificate2> s_client = new(() => CreateIssued("CN=nsqtyped-test-client", s_authority.Value, server: false));
@@ -22,6 +43,32 @@ public static class TestCertificates
 
     /// <summary>A self-signed certificate for <c>localhost</c> that nobody trusts.</summary>
     public static X509Certificate2 CreateUntrustedServer() => CreateAuthority("CN=localhost");
+
+    /// <summary>nsqd's <c>--tls-cert</c> and <c>--tls-key</c> flags for <paramref name="certificate"/> (PEM files).</summary>
+    public static string[] NsqdFlags(X509Certificate2 certificate) =>
+        ["--tls-cert=" + PemFile(certificate), "--tls-key=" + KeyPemFile(certificate)];
+
+    /// <summary>A PEM file holding <paramref name="certificate"/> (without its key), e.g. for <c>--tls-root-ca-file</c>.</summary>
+    public static string PemFile(X509Certificate2 certificate) =>
+        Write($"{certificate.Thumbprint}.crt", certificate.ExportCertificatePem);
+
+    /// <summary>A PEM file holding the private key of <paramref name="certificate"/> (PKCS#8).</summary>
+    public static string KeyPemFile(X509Certificate2 certificate) =>
+        Write($"{certificate.Thumbprint}.key", () => certificate.GetECDsaPrivateKey()!.ExportPkcs8PrivateKeyPem());
+
+    private static string Write(string name, Func<string> pem)
+    {
+        var path = Path.Combine(s_files.Value.FullName, name);
+        lock (s_files)
+        {
+            if (!File.Exists(path))
+            {
+                File.WriteAllText(path, pem());
+            }
+        }
+
+        return path;
+    }
 
     private static X509Certificate2 CreateAuthority(string subject)
     {

@@ -13,9 +13,10 @@ namespace NsqTyped.Tests.Support;
 /// Take it as a constructor parameter of a test class (xunit v3 assembly fixture).
 /// </summary>
 /// <remarks>
-/// Tests that need something only the embedded server can do (stop it, start one with special
-/// options, inject faults) call <see cref="SkipIfExternal"/> first, so the same test assembly runs
-/// unchanged against real servers.
+/// Tests that need a server of their own (stopped, restarted, or started with special flags) start it
+/// with <see cref="StartNsqdAsync"/> / <see cref="StartClusterAsync"/>: a real process when the run uses
+/// real servers, an embedded one otherwise. Tests that need the embedded server's in-process hooks call
+/// <see cref="SkipIfExternal"/> first, so the same test assembly runs unchanged against real servers.
 /// </remarks>
 public sealed class NsqTestServers : IAsyncLifetime
 {
@@ -99,6 +100,67 @@ public sealed class NsqTestServers : IAsyncLifetime
     {
         Assert.SkipWhen(LookupdHttpAddress is null, $"Needs nsqlookupd: set {LookupdHttpAddressVariable} next to {NsqdTcpAddressVariable}.");
         return LookupdHttpAddress!;
+    }
+
+    /// <summary>
+    /// Starts an nsqd of the test's own with nsqd command-line <paramref name="flags"/> (e.g. <c>--max-msg-size=100</c>,
+    /// <c>--tls-cert=...</c>, <c>--auth-http-address=...</c>): a real nsqd process from <see cref="RealNsqBinaries"/>
+    /// when the run uses real servers (<c>NSQD_TCP_ADDRESS</c> set), otherwise an embedded nsqd built from the same
+    /// flags (<see cref="EmbeddedNsqdFlags"/>). It listens on free 127.0.0.1 ports unless the flags name its
+    /// addresses; a real nsqd gets a temporary data directory. Skips the test when real servers are configured
+    /// but no binaries are found. Dispose the result to stop it.
+    /// </summary>
+    public async Task<TestNsqServer> StartNsqdAsync(IReadOnlyList<string>? flags = null, CancellationToken cancellationToken = default)
+    {
+        flags ??= [];
+        List<string> all = ["--tcp-address=127.0.0.1:0", "--http-address=127.0.0.1:0", "--broadcast-address=127.0.0.1"];
+        if (flags.Any(f => f.StartsWith("--tls-cert", StringComparison.Ordinal)))
+        {
+            // nsqd serves HTTPS once it has a certificate; keep that listener on loopback too.
+            all.Add("--https-address=127.0.0.1:0");
+        }
+
+        all.AddRange(flags);
+        if (IsExternal)
+        {
+            var process = await RealNsqProcess.StartAsync(RealBinaryOrSkip("nsqd"), all, withDataDirectory: true, cancellationToken);
+            return TestNsqServer.Of(process);
+        }
+
+        return TestNsqServer.Of(await EmbeddedNsqd.StartAsync(EmbeddedNsqdFlags.Parse(all), cancellationToken));
+    }
+
+    /// <summary>
+    /// Starts an nsqlookupd of the test's own with nsqlookupd <paramref name="flags"/>, on free 127.0.0.1 ports
+    /// unless the flags name its addresses: real or embedded as <see cref="StartNsqdAsync"/>.
+    /// </summary>
+    public async Task<TestNsqServer> StartLookupdAsync(IReadOnlyList<string>? flags = null, CancellationToken cancellationToken = default)
+    {
+        string[] all = ["--tcp-address=127.0.0.1:0", "--http-address=127.0.0.1:0", "--broadcast-address=127.0.0.1", .. flags ?? []];
+        if (IsExternal)
+        {
+            var process = await RealNsqProcess.StartAsync(RealBinaryOrSkip("nsqlookupd"), all, withDataDirectory: false, cancellationToken);
+            return TestNsqServer.Of(process);
+        }
+
+        return TestNsqServer.Of(await EmbeddedNsqlookupd.StartAsync(EmbeddedNsqlookupdFlags.Parse(all), cancellationToken));
+    }
+
+    /// <summary>
+    /// Starts an nsqlookupd and <paramref name="nsqdCount"/> nsqd registered with it, each nsqd with
+    /// <paramref name="nsqdFlags"/>: real processes or embedded servers as <see cref="StartNsqdAsync"/>.
+    /// </summary>
+    public Task<TestNsqCluster> StartClusterAsync(int nsqdCount, IReadOnlyList<string>? nsqdFlags = null, CancellationToken cancellationToken = default) =>
+        TestNsqCluster.StartAsync(this, nsqdCount, nsqdFlags ?? [], cancellationToken);
+
+    private static string RealBinaryOrSkip(string name)
+    {
+        var directory = RealNsqBinaries.Directory;
+        Assert.SkipWhen(
+            directory is null,
+            $"Starts its own {name}: real servers are configured through {NsqdTcpAddressVariable}, but no nsqd/nsqlookupd binaries were found "
+            + $"(set {RealNsqBinaries.DirectoryVariable} to their folder, or put them in ../shared/realnsq beside the repository).");
+        return Path.Combine(directory!, name);
     }
 
     /// <summary>Skips the calling test (xunit v3 dynamic skip) when running against real servers.</summary>

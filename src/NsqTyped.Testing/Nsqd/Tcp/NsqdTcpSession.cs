@@ -106,17 +106,9 @@ internal sealed partial class NsqdTcpSession : NsqdClient
         // does not read.
         await Task.WhenAny(writer, Task.Delay(TimeSpan.FromSeconds(2))).ConfigureAwait(false);
         await _closed.CancelAsync().ConfigureAwait(false);
-        try
-        {
-            _socket.Shutdown(SocketShutdown.Both);
-        }
-        catch (SocketException)
-        {
-        }
-        catch (ObjectDisposedException)
-        {
-        }
 
+        // A plain close, as nsqd's conn.Close(): the kernel sends FIN, or RST when the client's input
+        // is still unread (e.g. the body of a PUB refused as too big), so clients see the same reset.
         _socket.Dispose();
         await heartbeat.ConfigureAwait(false);
         await writer.ConfigureAwait(false);
