@@ -1,5 +1,6 @@
 using System.Buffers;
 using System.Runtime.InteropServices;
+using System.Text;
 using NsqTyped.Diagnostics;
 using NsqTyped.Internal;
 using NsqTyped.Protocol;
@@ -10,6 +11,19 @@ public sealed partial class NsqdConnection
 {
     // A batch buffer that grew this large for one big MPUB is dropped rather than kept for the connection's lifetime.
     private const int RetainedBufferCapacity = 1024 * 1024;
+
+    // Commands per topic that may await their response before further single publishes of the topic queue
+    // up behind them: batches form exactly while the topic's previous command is in flight.
+    private const int MaxUnacknowledgedPerTopic = 1;
+
+    // How long a close waits for queued commands to be written when WriteTimeout is infinite.
+    private static readonly TimeSpan DefaultFlushTimeout = TimeSpan.FromSeconds(10);
+
+    private readonly Dictionary<string, PublishQueue> _queues = new(StringComparer.Ordinal);
+    private bool _draining;
+
+    /// <summary>Under the write lock: whether new commands are accepted (open, and not flushing for a close).</summary>
+    private bool CanSend => _state == StateOpen && !_draining;
 
     /// <inheritdoc />
     /// <exception cref="ArgumentException">The topic is invalid, or the body is empty or larger than <see cref="NsqdConnectionOptions.MaxMessageSize"/>.</exception>
@@ -33,7 +47,16 @@ public sealed partial class NsqdConnection
             ? NsqTelemetry.ObservePublishAsync(PublishDeferredAsync(topic, body, delay, Options.ReadTimeout, cancellationToken), topic, 1, "DPUB")
             : PublishDeferredAsync(topic, body, delay, Options.ReadTimeout, cancellationToken);
 
-    internal ValueTask PublishAsync(string topic, ReadOnlyMemory<byte> body, TimeSpan timeout, CancellationToken cancellationToken)
+    internal ValueTask PublishAsync(string topic, ReadOnlyMemory<byte> body, TimeSpan timeout, CancellationToken cancellationToken) =>
+        PublishAsync(topic, body, timeout, coalesce: true, cancellationToken);
+
+    /// <summary>
+    /// PUB, or coalesced: while a command for <paramref name="topic"/> is unacknowledged, the publish waits in
+    /// the topic's queue and goes out with the others as one MPUB when that acknowledgement arrives (or at
+    /// once when the queue reaches <see cref="NsqdConnectionOptions.MaxBodySize"/>). A lone publish is
+    /// written at once as PUB.
+    /// </summary>
+    internal ValueTask PublishAsync(string topic, ReadOnlyMemory<byte> body, TimeSpan timeout, bool coalesce, CancellationToken cancellationToken)
     {
         NsqNames.ThrowIfInvalidTopic(topic);
         ThrowIfInvalidBody(body.Length, nameof(body));
@@ -43,19 +66,179 @@ public sealed partial class NsqdConnection
         }
 
         PendingOperation op;
+        bool signal;
         lock (_writeLock)
         {
-            if (_state != StateOpen)
+            if (!CanSend)
             {
                 return NotSent("PUB");
             }
 
-            NsqCommandWriter.WritePub(_buffer, topic, body.Span);
             op = PendingOperation.Rent(PendingKind.Publish, topic);
-            _pending.Enqueue(op);
+            if (coalesce)
+            {
+                signal = Coalesce(op, topic, body.Span);
+            }
+            else
+            {
+                NsqCommandWriter.WritePub(_buffer, topic, body.Span);
+                _pending.Enqueue(op);
+                signal = true;
+            }
         }
 
-        return Submit(op, timeout, cancellationToken);
+        op.Arm(timeout, cancellationToken);
+        if (signal)
+        {
+            SignalWriter();
+        }
+
+        return op.AsValueTask();
+    }
+
+    /// <summary>Under the write lock: writes a lone publish as PUB, or queues it behind its topic's unacknowledged command.</summary>
+    /// <returns>Whether something was written for the write loop.</returns>
+    private bool Coalesce(PendingOperation op, string topic, ReadOnlySpan<byte> body)
+    {
+        if (!_queues.TryGetValue(topic, out var queue))
+        {
+            queue = new PublishQueue(topic);
+            _queues.Add(topic, queue);
+        }
+
+        if (queue.Count == 0 && queue.Unacknowledged < MaxUnacknowledgedPerTopic)
+        {
+            NsqCommandWriter.WritePub(_buffer, topic, body);
+            op.Queue = queue;
+            queue.Unacknowledged++;
+            _pending.Enqueue(op);
+            return true;
+        }
+
+        op.Activity = NsqTelemetry.CurrentPublish();
+
+        // MPUB body: [int32 count] then [int32 size][body] per message; a full queue goes out now.
+        var written = queue.Count > 0 && 4L + queue.StagedBytes + 4 + body.Length > Options.MaxBodySize && Send(queue);
+        queue.Add(op, body);
+        return written;
+    }
+
+    /// <summary>Under the write lock: writes a topic's waiting publishes as one command and registers its pending response.</summary>
+    private bool Send(PublishQueue queue)
+    {
+        var first = queue.Drain(_buffer);
+        if (first is null)
+        {
+            return false;
+        }
+
+        first.Queue = queue;
+        queue.Unacknowledged++;
+        _pending.Enqueue(first);
+        return true;
+    }
+
+    /// <summary>Under the write lock: sends the publishes waiting for <paramref name="topic"/> before another command for it, so per-topic order holds.</summary>
+    private void SendQueued(string topic)
+    {
+        if (_queues.TryGetValue(topic, out var queue) && queue.Count > 0)
+        {
+            Send(queue);
+        }
+    }
+
+    /// <summary>
+    /// A response frame arrived (on the read loop): it answers the oldest pending command, which must expect
+    /// it (OK, or CLOSE_WAIT for CLS). A mismatch means the stream and the FIFO are out of step: the command
+    /// fails and the connection closes with an <see cref="NsqProtocolException"/>.
+    /// </summary>
+    private void CompletePending(in NsqFrame response)
+    {
+        if (!_pending.TryDequeue(out var op))
+        {
+            Log.UnexpectedResponse(_logger, Address);
+            return;
+        }
+
+        if (!op.Expects(response))
+        {
+            var shown = Encoding.ASCII.GetString(response.Data.Slice(0, Math.Min(response.Data.Length, 64)));
+            var error = new NsqProtocolException(
+                $"nsqd {Address} answered {op.CommandName} with \"{shown}\" instead of {(op.Kind == PendingKind.Close ? "CLOSE_WAIT" : "OK")}: responses are out of step with commands; the connection is closed.");
+            CompleteCommand(op, error);
+            Close(error);
+            return;
+        }
+
+        var queue = op.Queue;
+        CompleteCommand(op, error: null);
+        if (queue is null)
+        {
+            return;
+        }
+
+        bool written;
+        lock (_writeLock)
+        {
+            queue.Unacknowledged--;
+            written = CanSend && queue.Count > 0 && queue.Unacknowledged < MaxUnacknowledgedPerTopic && Send(queue);
+        }
+
+        if (written)
+        {
+            SignalWriter();
+        }
+    }
+
+    /// <summary>A fatal error frame arrived: it answers the oldest pending command, and every publish coalesced into it fails with the same error.</summary>
+    private void FailPending(NsqServerException error)
+    {
+        if (_pending.TryDequeue(out var op))
+        {
+            CompleteCommand(op, error);
+        }
+    }
+
+    /// <summary>Completes a command's operation and every operation coalesced with it, and lets the FIFO go of them.</summary>
+    private static void CompleteCommand(PendingOperation first, Exception? error)
+    {
+        for (var op = first; op is not null;)
+        {
+            var next = op.NextInBatch;
+            op.NextInBatch = null;
+            if (error is null)
+            {
+                op.TrySetResult();
+            }
+            else
+            {
+                op.TrySetException(error);
+            }
+
+            op.ReleaseFromQueue();
+            op = next;
+        }
+    }
+
+    /// <summary>Fails every pending command and every publish still waiting in a topic queue; called once the connection is closed.</summary>
+    private void FailEverythingPending(NsqConnectionException failure)
+    {
+        while (_pending.TryDequeue(out var op))
+        {
+            CompleteCommand(op, failure);
+        }
+
+        lock (_writeLock)
+        {
+            foreach (var queue in _queues.Values)
+            {
+                if (queue.Count > 0)
+                {
+                    queue.FailAll(new NsqNotSentException(
+                        $"Cannot send PUB: the connection to nsqd {Address} closed before the publish was written.", failure.InnerException ?? failure));
+                }
+            }
+        }
     }
 
     internal ValueTask PublishManyAsync(string topic, IReadOnlyList<ReadOnlyMemory<byte>> bodies, TimeSpan timeout, CancellationToken cancellationToken)
@@ -80,11 +263,12 @@ public sealed partial class NsqdConnection
         PendingOperation op;
         lock (_writeLock)
         {
-            if (_state != StateOpen)
+            if (!CanSend)
             {
                 return NotSent("MPUB");
             }
 
+            SendQueued(topic);
             NsqCommandWriter.WriteMpub(_buffer, topic, span);
             op = PendingOperation.Rent(PendingKind.Publish, topic);
             _pending.Enqueue(op);
@@ -106,11 +290,12 @@ public sealed partial class NsqdConnection
         PendingOperation op;
         lock (_writeLock)
         {
-            if (_state != StateOpen)
+            if (!CanSend)
             {
                 return NotSent("DPUB");
             }
 
+            SendQueued(topic);
             NsqCommandWriter.WriteDpub(_buffer, topic, (long)delay.TotalMilliseconds, body.Span);
             op = PendingOperation.Rent(PendingKind.Publish, topic);
             _pending.Enqueue(op);
@@ -137,7 +322,7 @@ public sealed partial class NsqdConnection
         PendingOperation op;
         lock (_writeLock)
         {
-            if (_state != StateOpen)
+            if (!CanSend)
             {
                 return NotSent("SUB");
             }
@@ -167,7 +352,7 @@ public sealed partial class NsqdConnection
         PendingOperation op;
         lock (_writeLock)
         {
-            if (_state != StateOpen)
+            if (!CanSend)
             {
                 return NotSent("CLS");
             }
@@ -200,7 +385,7 @@ public sealed partial class NsqdConnection
 
         lock (_writeLock)
         {
-            if (_state != StateOpen)
+            if (!CanSend)
             {
                 return NotSent("RDY");
             }
@@ -226,7 +411,7 @@ public sealed partial class NsqdConnection
 
         lock (_writeLock)
         {
-            if (_state != StateOpen)
+            if (!CanSend)
             {
                 return NotSent("FIN");
             }
@@ -261,7 +446,7 @@ public sealed partial class NsqdConnection
 
         lock (_writeLock)
         {
-            if (_state != StateOpen)
+            if (!CanSend)
             {
                 return NotSent("REQ");
             }
@@ -292,7 +477,7 @@ public sealed partial class NsqdConnection
 
         lock (_writeLock)
         {
-            if (_state != StateOpen)
+            if (!CanSend)
             {
                 return NotSent("TOUCH");
             }
@@ -321,7 +506,7 @@ public sealed partial class NsqdConnection
 
         lock (_writeLock)
         {
-            if (_state != StateOpen)
+            if (!CanSend)
             {
                 return NotSent("NOP");
             }
@@ -385,6 +570,44 @@ public sealed partial class NsqdConnection
         }
     }
 
+    /// <summary>
+    /// The first step of a deliberate close: refuses new commands, fails the coalesced publishes not yet
+    /// written (never sent, so a producer may retry them), and lets the write loop write out what is queued
+    /// (FIN, REQ, TOUCH, RDY, commands already in the buffer) within the write timeout. The write loop then ends.
+    /// </summary>
+    private async Task FlushBeforeCloseAsync()
+    {
+        Task writeLoop;
+        lock (_writeLock)
+        {
+            if (_state != StateOpen || _draining)
+            {
+                return;
+            }
+
+            _draining = true;
+            writeLoop = _writeLoop;
+            foreach (var queue in _queues.Values)
+            {
+                if (queue.Count > 0)
+                {
+                    queue.FailAll(new NsqNotSentException($"Cannot send PUB: the connection to nsqd {Address} is closing.", null));
+                }
+            }
+        }
+
+        SignalWriter();
+        var bound = Options.WriteTimeout == Timeout.InfiniteTimeSpan ? DefaultFlushTimeout : Options.WriteTimeout;
+        try
+        {
+            await writeLoop.WaitAsync(bound).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // The server stopped reading: closing the socket ends the write.
+        }
+    }
+
     private async Task WriteLoopAsync()
     {
         Exception? error = null;
@@ -394,13 +617,23 @@ public sealed partial class NsqdConnection
         {
             while (true)
             {
-                await _writeSignal.WaitAsync(_lifetime.Token).ConfigureAwait(false);
+                if (!Volatile.Read(ref _draining))
+                {
+                    await _writeSignal.WaitAsync(_lifetime.Token).ConfigureAwait(false);
+                }
+
                 Volatile.Write(ref _signaled, 0);
                 ArrayBufferWriter<byte> batch;
                 lock (_writeLock)
                 {
                     if (_buffer.WrittenCount == 0)
                     {
+                        if (_draining)
+                        {
+                            // Everything queued before the close is written: the socket may close now.
+                            break;
+                        }
+
                         continue;
                     }
 
