@@ -137,27 +137,6 @@ public sealed class ProducerCoalescingTests(NsqTestServers servers)
         Assert.Equal(0, producer.OutstandingPublishes);
     }
 
-    [Fact]
-    public async Task A_publish_waiting_for_room_times_out_within_the_publish_timeout()
-    {
-        await using var server = new ScriptedServer();
-        var options = Fast with { MaxOutstandingBytes = 4, PublishTimeout = TimeSpan.FromMilliseconds(300) };
-        await using var producer = new NsqProducer(server.Address, options);
-        var connecting = producer.ConnectAsync(Ct).AsTask();
-        await using var stream = await AcceptHandshakeAsync(server);
-        await connecting.WaitAsync(TimeSpan.FromSeconds(5), Ct);
-
-        // Four bytes fill the byte bound; nothing is ever answered.
-        var filling = producer.PublishAsync("bounded.bytes", "four"u8.ToArray(), Ct).AsTask();
-        await WireCommand.ReadAsync(stream);
-        var clock = System.Diagnostics.Stopwatch.StartNew();
-        var error = await Assert.ThrowsAsync<NsqTimeoutException>(async () => await producer.PublishAsync("bounded.bytes", "more"u8.ToArray(), Ct));
-
-        Assert.InRange(clock.Elapsed, TimeSpan.FromMilliseconds(100), TimeSpan.FromSeconds(5));
-        Assert.Contains("outstanding", error.Message, StringComparison.Ordinal);
-        await Assert.ThrowsAsync<NsqTimeoutException>(() => filling.WaitAsync(TimeSpan.FromSeconds(5), Ct));
-    }
-
     internal static async Task<System.Net.Sockets.NetworkStream> AcceptHandshakeAsync(ScriptedServer server)
     {
         var stream = await server.AcceptAsync();
