@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
 using NsqTyped.Diagnostics;
@@ -13,14 +14,21 @@ public sealed partial class NsqdConnection
     private const int RetainedBufferCapacity = 1024 * 1024;
 
     // Commands per topic that may await their response before further single publishes of the topic queue
-    // up behind them: batches form exactly while the topic's previous command is in flight.
-    private const int MaxUnacknowledgedPerTopic = 1;
+    // up behind them: batches form exactly while the topic's previous commands are in flight. Two keep nsqd
+    // busy with one batch while the client completes the previous one and gathers the next.
+    internal const int MaxUnacknowledgedPerTopic = 2;
 
     // How long a close waits for queued commands to be written when WriteTimeout is infinite.
     private static readonly TimeSpan DefaultFlushTimeout = TimeSpan.FromSeconds(10);
 
     private readonly Dictionary<string, PublishQueue> _queues = new(StringComparer.Ordinal);
     private bool _draining;
+
+    // 1 while the write loop or a caller writes to the stream: one writer at a time.
+    private int _writerBusy;
+
+    // A caller's write the socket did not complete at once, for the write loop to finish.
+    private HandOff? _handoff;
 
     /// <summary>Under the write lock: whether new commands are accepted (open, and not flushing for a close).</summary>
     private bool CanSend => _state == StateOpen && !_draining;
@@ -90,7 +98,7 @@ public sealed partial class NsqdConnection
         op.Arm(timeout, cancellationToken);
         if (signal)
         {
-            SignalWriter();
+            WriteNowOrSignal();
         }
 
         return op.AsValueTask();
@@ -274,7 +282,7 @@ public sealed partial class NsqdConnection
             _pending.Enqueue(op);
         }
 
-        return Submit(op, timeout, cancellationToken);
+        return SubmitPublish(op, timeout, cancellationToken);
     }
 
     internal ValueTask PublishDeferredAsync(string topic, ReadOnlyMemory<byte> body, TimeSpan delay, TimeSpan timeout, CancellationToken cancellationToken)
@@ -301,7 +309,7 @@ public sealed partial class NsqdConnection
             _pending.Enqueue(op);
         }
 
-        return Submit(op, timeout, cancellationToken);
+        return SubmitPublish(op, timeout, cancellationToken);
     }
 
     /// <summary>Subscribes this connection to <paramref name="topic"/>/<paramref name="channel"/> (SUB) and waits for nsqd's OK.</summary>
@@ -527,6 +535,13 @@ public sealed partial class NsqdConnection
     ValueTask INsqMessageResponder.TouchAsync(NsqMessage message, CancellationToken cancellationToken) =>
         TouchAsync(message.Id, cancellationToken);
 
+    private ValueTask SubmitPublish(PendingOperation op, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        op.Arm(timeout, cancellationToken);
+        WriteNowOrSignal();
+        return op.AsValueTask();
+    }
+
     private ValueTask Submit(PendingOperation op, TimeSpan timeout, CancellationToken cancellationToken)
     {
         op.Arm(timeout, cancellationToken);
@@ -608,6 +623,124 @@ public sealed partial class NsqdConnection
         }
     }
 
+    /// <summary>
+    /// After a lone PUB was queued: when nothing is being written, the caller writes it itself, saving the
+    /// hand-over to the write loop (a thread-pool hop per synchronous publish). A write the socket does not
+    /// complete at once is handed to the write loop, which finishes it under the write timeout. When a write
+    /// is in progress, the loop is signaled as for any other command and the data goes with the next batch.
+    /// </summary>
+    private void WriteNowOrSignal()
+    {
+        if (Interlocked.CompareExchange(ref _writerBusy, 1, 0) != 0)
+        {
+            SignalWriter();
+            return;
+        }
+
+        ArrayBufferWriter<byte> batch;
+        lock (_writeLock)
+        {
+            if (_state != StateOpen || _buffer.WrittenCount == 0)
+            {
+                ReleaseWriter();
+                return;
+            }
+
+            batch = TakeBatch();
+        }
+
+        try
+        {
+            var stream = _writeStream!;
+            var write = stream.WriteAsync(batch.WrittenMemory, CancellationToken.None);
+            if (write.IsCompletedSuccessfully)
+            {
+                var flush = stream.FlushAsync(CancellationToken.None);
+                if (flush.IsCompletedSuccessfully)
+                {
+                    RecycleBatch(batch);
+                    ReleaseWriter();
+                    return;
+                }
+
+                Volatile.Write(ref _handoff, new HandOff(flush, batch));
+            }
+            else
+            {
+                Volatile.Write(ref _handoff, new HandOff(FinishWriteAsync(write, stream), batch));
+            }
+        }
+        catch (Exception ex)
+        {
+            // The stream failed, or the connection closed (and disposed it) under the write.
+            Interlocked.Exchange(ref _writerBusy, 0);
+            Close(Volatile.Read(ref _state) == StateClosed ? null : new NsqConnectionException($"Writing to nsqd {Address} failed: {ex.Message}", ex));
+            return;
+        }
+
+        // The write loop owns the write from here (the busy flag stays set until it finished).
+        Interlocked.Exchange(ref _signaled, 1);
+        _writeSignal.Release();
+    }
+
+    /// <summary>After the loops stopped: waits (briefly) for a caller still inside an inline write, so the streams are not disposed under it.</summary>
+    private async Task WaitForInlineWriterAsync()
+    {
+        var started = Environment.TickCount64;
+        while (Volatile.Read(ref _writerBusy) != 0 && Volatile.Read(ref _handoff) is null && Environment.TickCount64 - started < 1000)
+        {
+            await Task.Delay(1).ConfigureAwait(false);
+        }
+    }
+
+    private sealed record HandOff(Task Write, ArrayBufferWriter<byte> Batch);
+
+    private static async Task FinishWriteAsync(ValueTask write, Stream stream)
+    {
+        await write.ConfigureAwait(false);
+        await stream.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+    }
+
+    /// <summary>Under the write lock, by the writer: the buffer to write now; commands queued from here on go to the other one.</summary>
+    private ArrayBufferWriter<byte> TakeBatch()
+    {
+        var batch = _buffer;
+        _buffer = _spare;
+        _spare = batch;
+        return batch;
+    }
+
+    private void RecycleBatch(ArrayBufferWriter<byte> batch)
+    {
+        if (batch.Capacity > RetainedBufferCapacity)
+        {
+            lock (_writeLock)
+            {
+                _spare = new ArrayBufferWriter<byte>(16 * 1024);
+            }
+        }
+        else
+        {
+            batch.ResetWrittenCount();
+        }
+    }
+
+    /// <summary>Gives up the right to write; when commands arrived meanwhile, the write loop takes them.</summary>
+    private void ReleaseWriter()
+    {
+        Interlocked.Exchange(ref _writerBusy, 0);
+        bool more;
+        lock (_writeLock)
+        {
+            more = _buffer.WrittenCount > 0;
+        }
+
+        if (more || Volatile.Read(ref _draining))
+        {
+            SignalWriter();
+        }
+    }
+
     private async Task WriteLoopAsync()
     {
         Exception? error = null;
@@ -617,17 +750,40 @@ public sealed partial class NsqdConnection
         {
             while (true)
             {
-                if (!Volatile.Read(ref _draining))
+                if (!Volatile.Read(ref _draining) || Volatile.Read(ref _writerBusy) != 0)
                 {
                     await _writeSignal.WaitAsync(_lifetime.Token).ConfigureAwait(false);
                 }
 
                 Volatile.Write(ref _signaled, 0);
+                if (Interlocked.Exchange(ref _handoff, null) is { } handoff)
+                {
+                    // A caller's write that did not complete at once: finish it, then write on as usual.
+                    try
+                    {
+                        await (Options.WriteTimeout == Timeout.InfiniteTimeSpan ? handoff.Write : handoff.Write.WaitAsync(Options.WriteTimeout, _lifetime.Token)).ConfigureAwait(false);
+                    }
+                    catch (TimeoutException ex)
+                    {
+                        throw new OperationCanceledException("The write timed out.", ex);
+                    }
+
+                    RecycleBatch(handoff.Batch);
+                    Interlocked.Exchange(ref _writerBusy, 0);
+                }
+
+                if (Interlocked.CompareExchange(ref _writerBusy, 1, 0) != 0)
+                {
+                    // A caller is writing; it signals when it is done and more is queued.
+                    continue;
+                }
+
                 ArrayBufferWriter<byte> batch;
                 lock (_writeLock)
                 {
                     if (_buffer.WrittenCount == 0)
                     {
+                        Interlocked.Exchange(ref _writerBusy, 0);
                         if (_draining)
                         {
                             // Everything queued before the close is written: the socket may close now.
@@ -637,9 +793,7 @@ public sealed partial class NsqdConnection
                         continue;
                     }
 
-                    batch = _buffer;
-                    _buffer = _spare;
-                    _spare = batch;
+                    batch = TakeBatch();
                 }
 
                 if (Options.WriteTimeout != Timeout.InfiniteTimeSpan)
@@ -650,18 +804,10 @@ public sealed partial class NsqdConnection
                 await stream.WriteAsync(batch.WrittenMemory, deadline.Token).ConfigureAwait(false);
                 await stream.FlushAsync(deadline.Token).ConfigureAwait(false);
                 deadline.CancelAfter(Timeout.InfiniteTimeSpan);
+                RecycleBatch(batch);
 
-                if (batch.Capacity > RetainedBufferCapacity)
-                {
-                    lock (_writeLock)
-                    {
-                        _spare = new ArrayBufferWriter<byte>(16 * 1024);
-                    }
-                }
-                else
-                {
-                    batch.ResetWrittenCount();
-                }
+                // Whoever queued something meanwhile signaled: the next round takes it.
+                Interlocked.Exchange(ref _writerBusy, 0);
             }
         }
         catch (OperationCanceledException) when (_lifetime.IsCancellationRequested)

@@ -254,6 +254,7 @@ public sealed partial class NsqdConnection : INsqPublisher, INsqMessageResponder
         }
 
         _watchdog?.Dispose();
+        await WaitForInlineWriterAsync().ConfigureAwait(false);
         DisposeStreams();
         _lifetime.Dispose();
     }

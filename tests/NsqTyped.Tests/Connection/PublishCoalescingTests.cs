@@ -40,19 +40,18 @@ public sealed class PublishCoalescingTests
         await using var _ = connection;
         await using var __ = stream;
 
-        var first = connection.PublishAsync("coalesce.order", "m0"u8.ToArray(), Ct).AsTask();
-        Assert.Equal(["m0"], (await WireCommand.ReadAsync(stream)).Messages);
+        var first = await FillAsync(connection, stream, "coalesce.order");
         var rest = Enumerable.Range(1, 5).Select(i => connection.PublishAsync("coalesce.order", Encoding.ASCII.GetBytes($"m{i}"), Ct).AsTask()).ToArray();
 
-        await stream.WriteAsync(Frame(0, "OK"), Ct);
-        await first.WaitAsync(TimeSpan.FromSeconds(5), Ct);
+        await AnswerOkAsync(stream, 1);
+        await first[0].WaitAsync(TimeSpan.FromSeconds(5), Ct);
         var batch = await WireCommand.ReadAsync(stream);
         Assert.Equal("MPUB coalesce.order", batch.Line);
         Assert.Equal(["m1", "m2", "m3", "m4", "m5"], batch.Messages);
         Assert.All(rest, t => Assert.False(t.IsCompleted));
 
-        await stream.WriteAsync(Frame(0, "OK"), Ct);
-        await Task.WhenAll(rest).WaitAsync(TimeSpan.FromSeconds(5), Ct);
+        await AnswerOkAsync(stream, first.Length);
+        await Task.WhenAll(first.Concat(rest)).WaitAsync(TimeSpan.FromSeconds(5), Ct);
     }
 
     [Fact]
@@ -63,12 +62,12 @@ public sealed class PublishCoalescingTests
         await using var _ = connection;
         await using var __ = stream;
 
-        var first = connection.PublishAsync("coalesce.error", "a"u8.ToArray(), Ct).AsTask();
-        await WireCommand.ReadAsync(stream);
+        var first = await FillAsync(connection, stream, "coalesce.error");
         var batch = Enumerable.Range(0, 4).Select(_ => connection.PublishAsync("coalesce.error", "b"u8.ToArray(), Ct).AsTask()).ToArray();
-        await stream.WriteAsync(Frame(0, "OK"), Ct);
-        await first.WaitAsync(TimeSpan.FromSeconds(5), Ct);
+        await AnswerOkAsync(stream, 1);
         Assert.Equal(4, (await WireCommand.ReadAsync(stream)).Messages.Count);
+        await AnswerOkAsync(stream, first.Length - 1);
+        await Task.WhenAll(first).WaitAsync(TimeSpan.FromSeconds(5), Ct);
 
         await stream.WriteAsync(Frame(1, "E_MPUB_FAILED MPUB failed exiting"), Ct);
 
@@ -96,24 +95,24 @@ public sealed class PublishCoalescingTests
         var bodies = Enumerable.Range(0, 21).Select(i => $"message{i:D3}").ToArray();
         var publishes = bodies.Select(b => connection.PublishAsync("coalesce.size", Encoding.ASCII.GetBytes(b), Ct).AsTask()).ToArray();
 
-        // Written without waiting for any answer: the lone first PUB, then each batch as soon as it is full.
+        // Written without waiting for any answer: the first publishes one PUB each, then each batch as soon as it is full.
+        var lone = NsqdConnection.MaxUnacknowledgedPerTopic;
+        var full = (bodies.Length - lone) / 6;
         var commands = new List<WireCommand>();
-        for (var i = 0; i < 4; i++)
+        for (var i = 0; i < lone + full; i++)
         {
             commands.Add(await WireCommand.ReadAsync(stream));
         }
 
-        for (var i = 0; i < 4; i++)
-        {
-            await stream.WriteAsync(Frame(0, "OK"), Ct);
-        }
+        await AnswerOkAsync(stream, lone + full);
 
-        // The two left over go out when the topic has no unanswered command any more.
+        // The rest goes out once the topic has fewer unanswered commands than the limit.
         commands.Add(await WireCommand.ReadAsync(stream));
-        await stream.WriteAsync(Frame(0, "OK"), Ct);
+        await AnswerOkAsync(stream, 1);
         await Task.WhenAll(publishes).WaitAsync(TimeSpan.FromSeconds(5), Ct);
 
-        Assert.Equal([1, 6, 6, 6, 2], commands.Select(c => c.Messages.Count));
+        int[] expected = [.. Enumerable.Repeat(1, lone), .. Enumerable.Repeat(6, full), bodies.Length - lone - (6 * full)];
+        Assert.Equal(expected, commands.Select(c => c.Messages.Count));
         Assert.All(commands, c => Assert.True(c.BodySize <= 100, $"MPUB body of {c.BodySize} bytes"));
         Assert.Equal(bodies, commands.SelectMany(c => c.Messages));
     }
@@ -126,20 +125,19 @@ public sealed class PublishCoalescingTests
         await using var _ = connection;
         await using var __ = stream;
 
-        var first = connection.PublishAsync("coalesce.cancel", "sent"u8.ToArray(), Ct).AsTask();
-        await WireCommand.ReadAsync(stream);
+        var first = await FillAsync(connection, stream, "coalesce.cancel");
         using var cancel = new CancellationTokenSource();
         var canceled = connection.PublishAsync("coalesce.cancel", "canceled"u8.ToArray(), cancel.Token).AsTask();
         var kept = connection.PublishAsync("coalesce.cancel", "kept"u8.ToArray(), Ct).AsTask();
         await cancel.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => canceled.WaitAsync(TimeSpan.FromSeconds(5), Ct));
 
-        await stream.WriteAsync(Frame(0, "OK"), Ct);
+        await AnswerOkAsync(stream, 1);
         var next = await WireCommand.ReadAsync(stream);
         Assert.Equal("PUB coalesce.cancel", next.Line);
         Assert.Equal(["kept"], next.Messages);
-        await stream.WriteAsync(Frame(0, "OK"), Ct);
-        await Task.WhenAll(first, kept).WaitAsync(TimeSpan.FromSeconds(5), Ct);
+        await AnswerOkAsync(stream, first.Length);
+        await Task.WhenAll(first.Append(kept)).WaitAsync(TimeSpan.FromSeconds(5), Ct);
     }
 
     [Fact]
@@ -150,11 +148,9 @@ public sealed class PublishCoalescingTests
         await using var _ = connection;
         await using var __ = stream;
 
-        // One unanswered PUB per topic; a second topic is not held up by the first.
-        var a1 = connection.PublishAsync("coalesce.a", "a1"u8.ToArray(), Ct).AsTask();
-        Assert.Equal("PUB coalesce.a", (await WireCommand.ReadAsync(stream)).Line);
-        var b1 = connection.PublishAsync("coalesce.b", "b1"u8.ToArray(), Ct).AsTask();
-        Assert.Equal("PUB coalesce.b", (await WireCommand.ReadAsync(stream)).Line);
+        // Topic a at its limit of unanswered commands does not hold up topic b.
+        var a1 = await FillAsync(connection, stream, "coalesce.a");
+        var b1 = await FillAsync(connection, stream, "coalesce.b");
 
         // a2 and a3 wait; a DPUB of the same topic sends them first, then goes itself (never coalesced).
         var a2 = connection.PublishAsync("coalesce.a", "a2"u8.ToArray(), Ct).AsTask();
@@ -172,12 +168,8 @@ public sealed class PublishCoalescingTests
         Assert.Equal("MPUB coalesce.b", many.Line);
         Assert.Equal(["b2", "b3"], many.Messages);
 
-        for (var i = 0; i < 5; i++)
-        {
-            await stream.WriteAsync(Frame(0, "OK"), Ct);
-        }
-
-        await Task.WhenAll(a1, b1, a2, a3, a4, b2).WaitAsync(TimeSpan.FromSeconds(5), Ct);
+        await AnswerOkAsync(stream, a1.Length + b1.Length + 3);
+        await Task.WhenAll(a1.Concat(b1).Concat([a2, a3, a4, b2])).WaitAsync(TimeSpan.FromSeconds(5), Ct);
     }
 
     [Fact]
@@ -205,13 +197,16 @@ public sealed class PublishCoalescingTests
         var (connection, stream) = await ConnectAsync(server);
         await using var _ = connection;
 
-        var sent = connection.PublishAsync("coalesce.drop", "sent"u8.ToArray(), Ct).AsTask();
-        await WireCommand.ReadAsync(stream);
+        var sent = await FillAsync(connection, stream, "coalesce.drop");
         var waiting = Enumerable.Range(0, 3).Select(_ => connection.PublishAsync("coalesce.drop", "waiting"u8.ToArray(), Ct).AsTask()).ToArray();
         await stream.DisposeAsync();
 
-        var lost = await Assert.ThrowsAnyAsync<NsqConnectionException>(() => sent.WaitAsync(TimeSpan.FromSeconds(5), Ct));
-        Assert.IsNotType<NsqNotSentException>(lost);
+        foreach (var written in sent)
+        {
+            var lost = await Assert.ThrowsAnyAsync<NsqConnectionException>(() => written.WaitAsync(TimeSpan.FromSeconds(5), Ct));
+            Assert.IsNotType<NsqNotSentException>(lost);
+        }
+
         foreach (var publish in waiting)
         {
             await Assert.ThrowsAsync<NsqNotSentException>(() => publish.WaitAsync(TimeSpan.FromSeconds(5), Ct));
@@ -247,6 +242,29 @@ public sealed class PublishCoalescingTests
         var disposing = connection.DisposeAsync().AsTask();
         await disposing.WaitAsync(TimeSpan.FromSeconds(5), Ct);
         await Assert.ThrowsAsync<NsqNotSentException>(async () => await connection.PublishAsync("coalesce.late", "x"u8.ToArray(), Ct));
+    }
+
+    /// <summary>Not the waiting case yet: the first publishes of a topic go out at once, one PUB each, until its unanswered commands reach the limit.</summary>
+    internal static async Task<Task[]> FillAsync(INsqPublisher publisher, Stream stream, string topic)
+    {
+        var tasks = new Task[NsqdConnection.MaxUnacknowledgedPerTopic];
+        for (var i = 0; i < tasks.Length; i++)
+        {
+            tasks[i] = publisher.PublishAsync(topic, Encoding.ASCII.GetBytes($"fill{i}"), Ct).AsTask();
+            var command = await WireCommand.ReadAsync(stream);
+            Assert.Equal("PUB " + topic, command.Line);
+            Assert.Equal([$"fill{i}"], command.Messages);
+        }
+
+        return tasks;
+    }
+
+    internal static async Task AnswerOkAsync(Stream stream, int count)
+    {
+        for (var i = 0; i < count; i++)
+        {
+            await stream.WriteAsync(Frame(0, "OK"), Ct);
+        }
     }
 
     internal static async Task<(NsqdConnection Connection, NetworkStream Stream)> ConnectAsync(ScriptedServer server, NsqdConnectionOptions? options = null)
