@@ -24,6 +24,9 @@ public sealed partial class NsqdConnection
     private readonly Dictionary<string, PublishQueue> _queues = new(StringComparer.Ordinal);
     private bool _draining;
 
+    private Timer? _lingerTimer;
+    private bool _lingerArmed;
+
     // 1 while the write loop or a caller writes to the stream: one writer at a time.
     private int _writerBusy;
 
@@ -56,15 +59,15 @@ public sealed partial class NsqdConnection
             : PublishDeferredAsync(topic, body, delay, Options.ReadTimeout, cancellationToken);
 
     internal ValueTask PublishAsync(string topic, ReadOnlyMemory<byte> body, TimeSpan timeout, CancellationToken cancellationToken) =>
-        PublishAsync(topic, body, timeout, coalesce: true, cancellationToken);
+        PublishAsync(topic, body, timeout, coalesce: true, linger: TimeSpan.Zero, cancellationToken);
 
     /// <summary>
     /// PUB, or coalesced: while a command for <paramref name="topic"/> is unacknowledged, the publish waits in
     /// the topic's queue and goes out with the others as one MPUB when that acknowledgement arrives (or at
     /// once when the queue reaches <see cref="NsqdConnectionOptions.MaxBodySize"/>). A lone publish is
-    /// written at once as PUB.
+    /// written at once as PUB, or, with a positive <paramref name="linger"/>, waits that long for company.
     /// </summary>
-    internal ValueTask PublishAsync(string topic, ReadOnlyMemory<byte> body, TimeSpan timeout, bool coalesce, CancellationToken cancellationToken)
+    internal ValueTask PublishAsync(string topic, ReadOnlyMemory<byte> body, TimeSpan timeout, bool coalesce, TimeSpan linger, CancellationToken cancellationToken)
     {
         NsqNames.ThrowIfInvalidTopic(topic);
         ThrowIfInvalidBody(body.Length, nameof(body));
@@ -85,7 +88,7 @@ public sealed partial class NsqdConnection
             op = PendingOperation.Rent(PendingKind.Publish, topic);
             if (coalesce)
             {
-                signal = Coalesce(op, topic, body.Span);
+                signal = Coalesce(op, topic, body.Span, linger);
             }
             else
             {
@@ -106,12 +109,21 @@ public sealed partial class NsqdConnection
 
     /// <summary>Under the write lock: writes a lone publish as PUB, or queues it behind its topic's unacknowledged command.</summary>
     /// <returns>Whether something was written for the write loop.</returns>
-    private bool Coalesce(PendingOperation op, string topic, ReadOnlySpan<byte> body)
+    private bool Coalesce(PendingOperation op, string topic, ReadOnlySpan<byte> body, TimeSpan linger)
     {
         if (!_queues.TryGetValue(topic, out var queue))
         {
             queue = new PublishQueue(topic);
             _queues.Add(topic, queue);
+        }
+
+        if (queue.Count == 0 && queue.Unacknowledged < MaxUnacknowledgedPerTopic && linger > TimeSpan.Zero)
+        {
+            // Nothing to ride on: wait up to the linger window for company.
+            op.Activity = NsqTelemetry.CurrentPublish();
+            queue.Add(op, body);
+            ArmLinger(linger);
+            return false;
         }
 
         if (queue.Count == 0 && queue.Unacknowledged < MaxUnacknowledgedPerTopic)
@@ -129,6 +141,46 @@ public sealed partial class NsqdConnection
         var written = queue.Count > 0 && 4L + queue.StagedBytes + 4 + body.Length > Options.MaxBodySize && Send(queue);
         queue.Add(op, body);
         return written;
+    }
+
+    /// <summary>Under the write lock: makes the linger timer send the waiting queues after <paramref name="linger"/>, unless it is already due.</summary>
+    private void ArmLinger(TimeSpan linger)
+    {
+        if (_lingerArmed)
+        {
+            return;
+        }
+
+        _lingerArmed = true;
+        _lingerTimer ??= new Timer(static state => ((NsqdConnection)state!).OnLingerElapsed(), this, Timeout.Infinite, Timeout.Infinite);
+        _lingerTimer.Change(linger, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>The linger window ended: every topic queue that is not waiting for an acknowledgement goes out.</summary>
+    private void OnLingerElapsed()
+    {
+        var written = false;
+        lock (_writeLock)
+        {
+            _lingerArmed = false;
+            if (!CanSend)
+            {
+                return;
+            }
+
+            foreach (var queue in _queues.Values)
+            {
+                if (queue.Count > 0 && queue.Unacknowledged < MaxUnacknowledgedPerTopic)
+                {
+                    written |= Send(queue);
+                }
+            }
+        }
+
+        if (written)
+        {
+            SignalWriter();
+        }
     }
 
     /// <summary>Under the write lock: writes a topic's waiting publishes as one command and registers its pending response.</summary>
@@ -238,6 +290,7 @@ public sealed partial class NsqdConnection
 
         lock (_writeLock)
         {
+            _lingerTimer?.Dispose();
             foreach (var queue in _queues.Values)
             {
                 if (queue.Count > 0)

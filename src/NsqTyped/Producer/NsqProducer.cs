@@ -148,7 +148,7 @@ public sealed class NsqProducer : INsqPublisher, IAsyncDisposable
                 var connection = await AcquireAsync(_options.DisconnectedWaitTimeout, _options.DisconnectedPolicy, started, cancellationToken).ConfigureAwait(false);
                 try
                 {
-                    await connection.PublishAsync(topic, body, Remaining(started), _options.CoalescePublishes, cancellationToken).ConfigureAwait(false);
+                    await connection.PublishAsync(topic, body, Remaining(started), _options.CoalescePublishes, _options.PublishLinger, cancellationToken).ConfigureAwait(false);
                     return;
                 }
                 catch (NsqNotSentException ex) when (attempt < _slots.Length)

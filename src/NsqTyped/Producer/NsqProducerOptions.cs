@@ -59,6 +59,14 @@ public sealed record NsqProducerOptions
     public bool CoalescePublishes { get; init; } = true;
 
     /// <summary>
+    /// With <see cref="CoalescePublishes"/>: how long a publish that has nothing to ride on (no unanswered
+    /// command of its topic) waits for others before it goes out. Zero (the default) sends it at once, so a
+    /// lone caller pays no added latency; a few milliseconds trade that latency for larger batches when
+    /// publishes trickle in. 0 to 10 s.
+    /// </summary>
+    public TimeSpan PublishLinger { get; init; } = TimeSpan.Zero;
+
+    /// <summary>
     /// Most publishes outstanding at once (called and not yet answered by nsqd), each MPUB counting its
     /// messages; past it <c>PublishAsync</c> waits for room, within <see cref="PublishTimeout"/> and its token.
     /// Default 16,384.
@@ -96,6 +104,11 @@ public sealed record NsqProducerOptions
         if (!Enum.IsDefined(DisconnectedPolicy))
         {
             throw new ArgumentOutOfRangeException(nameof(DisconnectedPolicy), DisconnectedPolicy, "Unknown policy.");
+        }
+
+        if (PublishLinger < TimeSpan.Zero || PublishLinger > TimeSpan.FromSeconds(10))
+        {
+            throw new ArgumentOutOfRangeException(nameof(PublishLinger), PublishLinger, "The publish linger must be between zero and 10 s.");
         }
 
         if (MaxOutstandingPublishes < 1)

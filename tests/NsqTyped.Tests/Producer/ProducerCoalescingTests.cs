@@ -108,6 +108,32 @@ public sealed class ProducerCoalescingTests(NsqTestServers servers)
     }
 
     [Fact]
+    public async Task With_a_linger_window_even_the_first_publishes_wait_and_go_out_together()
+    {
+        await using var server = new ScriptedServer();
+        await using var producer = new NsqProducer(server.Address, Fast with { PublishLinger = TimeSpan.FromMilliseconds(200) });
+        var connecting = producer.ConnectAsync(Ct).AsTask();
+        await using var stream = await AcceptHandshakeAsync(server);
+        await connecting.WaitAsync(TimeSpan.FromSeconds(5), Ct);
+
+        var publishes = Enumerable.Range(0, 3).Select(i => producer.PublishAsync("linger", Encoding.ASCII.GetBytes($"l{i}"), Ct).AsTask()).ToArray();
+        var command = await WireCommand.ReadAsync(stream);
+
+        Assert.Equal("MPUB linger", command.Line);
+        Assert.Equal(["l0", "l1", "l2"], command.Messages);
+        await stream.WriteAsync(PublishCoalescingTests.Frame(0, "OK"), Ct);
+        await Task.WhenAll(publishes).WaitAsync(TimeSpan.FromSeconds(5), Ct);
+    }
+
+    [Fact]
+    public void Options_out_of_range_are_rejected()
+    {
+        Assert.Throws<ArgumentOutOfRangeException>(() => new NsqProducer("127.0.0.1:4150", NsqProducerOptions.Default with { PublishLinger = TimeSpan.FromMilliseconds(-1) }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new NsqProducer("127.0.0.1:4150", NsqProducerOptions.Default with { MaxOutstandingPublishes = 0 }));
+        Assert.Throws<ArgumentOutOfRangeException>(() => new NsqProducer("127.0.0.1:4150", NsqProducerOptions.Default with { MaxOutstandingBytes = 0 }));
+    }
+
+    [Fact]
     public async Task A_full_producer_makes_the_next_publish_wait_and_honours_its_token()
     {
         await using var server = new ScriptedServer();
