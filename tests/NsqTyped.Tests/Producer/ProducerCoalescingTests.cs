@@ -12,11 +12,7 @@ public sealed class ProducerCoalescingTests(NsqTestServers servers)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static NsqProducerOptions Fast => NsqProducerOptions.Default with
-    {
-        ReconnectBaseDelay = TimeSpan.FromMilliseconds(20),
-        ReconnectMaxDelay = TimeSpan.FromMilliseconds(200),
-    };
+    private static NsqProducerOptions Fast => NsqProducerTests.Fast;
 
     [Fact]
     public async Task Many_outstanding_single_publishes_are_all_delivered_in_publish_order()
