@@ -736,13 +736,29 @@ public sealed partial class NsqdConnection
         _writeSignal.Release();
     }
 
-    /// <summary>After the loops stopped: waits (briefly) for a caller still inside an inline write, so the streams are not disposed under it.</summary>
+    /// <summary>
+    /// After the loops stopped: waits (briefly) for a caller still inside an inline write, so the streams are
+    /// not disposed under it, and observes a handed-over write the write loop never took (the socket is closed,
+    /// so it has ended or ends now), so no task of the connection goes unobserved.
+    /// </summary>
     private async Task WaitForInlineWriterAsync()
     {
         var started = Environment.TickCount64;
         while (Volatile.Read(ref _writerBusy) != 0 && Volatile.Read(ref _handoff) is null && Environment.TickCount64 - started < 1000)
         {
             await Task.Delay(1).ConfigureAwait(false);
+        }
+
+        if (Interlocked.Exchange(ref _handoff, null) is { } handoff)
+        {
+            try
+            {
+                await handoff.Write.WaitAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or ObjectDisposedException or SocketException or TimeoutException or OperationCanceledException or InvalidOperationException)
+            {
+                // The socket is closed: a write cut short by that is the expected consequence.
+            }
         }
     }
 
