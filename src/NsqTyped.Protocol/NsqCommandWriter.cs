@@ -165,6 +165,60 @@ public static class NsqCommandWriter
         writer.Advance(pos);
     }
 
+    /// <summary>
+    /// Writes the line of a PUB, <c>PUB &lt;topic&gt;\n</c>, without its body. Followed by one
+    /// <see cref="WriteSizedBody"/>, it is the same command as <see cref="WritePub(IBufferWriter{byte}, string, ReadOnlySpan{byte})"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The topic is invalid.</exception>
+    public static void WritePubLine(IBufferWriter<byte> writer, string topic)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        NsqNames.ThrowIfInvalidTopic(topic);
+        var span = writer.GetSpan(Pub.Length + topic.Length + 1);
+        var pos = Copy(span, 0, Pub);
+        pos += Encoding.ASCII.GetBytes(topic, span[pos..]);
+        span[pos++] = (byte)'\n';
+        writer.Advance(pos);
+    }
+
+    /// <summary>
+    /// Writes the head of an MPUB, <c>MPUB &lt;topic&gt;\n[int32 body_size][int32 count]</c>; the
+    /// <paramref name="count"/> messages follow, each written with <see cref="WriteSizedBody"/>.
+    /// </summary>
+    /// <param name="writer">The destination.</param>
+    /// <param name="topic">A valid topic name.</param>
+    /// <param name="messageBytes">The sum of the message lengths, without their size prefixes.</param>
+    /// <param name="count">How many messages follow (at least one).</param>
+    /// <exception cref="ArgumentException">The topic is invalid or the body would exceed 2 GiB.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="count"/> is not positive.</exception>
+    public static void WriteMpubHead(IBufferWriter<byte> writer, string topic, long messageBytes, int count)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        NsqNames.ThrowIfInvalidTopic(topic);
+        ArgumentOutOfRangeException.ThrowIfNegativeOrZero(count);
+        var bodySize = 4 + (4L * count) + messageBytes;
+        if (bodySize > int.MaxValue)
+        {
+            throw new ArgumentException("The MPUB body exceeds 2 GiB.", nameof(messageBytes));
+        }
+
+        var span = writer.GetSpan(Mpub.Length + topic.Length + 1 + 8);
+        var pos = Copy(span, 0, Mpub);
+        pos += Encoding.ASCII.GetBytes(topic, span[pos..]);
+        span[pos++] = (byte)'\n';
+        BinaryPrimitives.WriteInt32BigEndian(span[pos..], (int)bodySize);
+        BinaryPrimitives.WriteInt32BigEndian(span[(pos + 4)..], count);
+        writer.Advance(pos + 8);
+    }
+
+    /// <summary>Writes <c>[int32 size][body]</c>: the body of a PUB, or one message of an MPUB.</summary>
+    /// <exception cref="ArgumentException">The body is empty.</exception>
+    public static void WriteSizedBody(IBufferWriter<byte> writer, ReadOnlySpan<byte> body)
+    {
+        ThrowIfEmpty(body.Length);
+        WriteWithBody(writer, default, body);
+    }
+
     /// <summary>Writes <c>RDY &lt;count&gt;\n</c>.</summary>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="count"/> is negative.</exception>
     public static void WriteRdy(IBufferWriter<byte> writer, long count)

@@ -76,15 +76,7 @@ public sealed partial class NsqdConnection
                     return;
                 }
 
-                if (_pending.TryDequeue(out var op))
-                {
-                    op.TrySetResult();
-                    op.ReleaseFromQueue();
-                }
-                else
-                {
-                    Log.UnexpectedResponse(_logger, Address);
-                }
+                CompletePending(frame);
 
                 if (ResponseReceived is not null)
                 {
@@ -103,11 +95,7 @@ public sealed partial class NsqdConnection
                     return;
                 }
 
-                if (_pending.TryDequeue(out var failed))
-                {
-                    failed.TrySetException(error);
-                    failed.ReleaseFromQueue();
-                }
+                FailPending(error);
 
                 Close(new NsqConnectionException($"nsqd {Address} sent the fatal error {error.Message}; the connection is closed.", error));
                 return;

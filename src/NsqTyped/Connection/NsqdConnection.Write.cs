@@ -1,5 +1,7 @@
 using System.Buffers;
+using System.Net.Sockets;
 using System.Runtime.InteropServices;
+using System.Text;
 using NsqTyped.Diagnostics;
 using NsqTyped.Internal;
 using NsqTyped.Protocol;
@@ -10,6 +12,29 @@ public sealed partial class NsqdConnection
 {
     // A batch buffer that grew this large for one big MPUB is dropped rather than kept for the connection's lifetime.
     private const int RetainedBufferCapacity = 1024 * 1024;
+
+    // Commands per topic that may await their response before further single publishes of the topic queue
+    // up behind them: batches form exactly while the topic's previous commands are in flight. Two keep nsqd
+    // busy with one batch while the client completes the previous one and gathers the next.
+    internal const int MaxUnacknowledgedPerTopic = 2;
+
+    // How long a close waits for queued commands to be written when WriteTimeout is infinite.
+    private static readonly TimeSpan DefaultFlushTimeout = TimeSpan.FromSeconds(10);
+
+    private readonly Dictionary<string, PublishQueue> _queues = new(StringComparer.Ordinal);
+    private bool _draining;
+
+    private Timer? _lingerTimer;
+    private bool _lingerArmed;
+
+    // 1 while the write loop or a caller writes to the stream: one writer at a time.
+    private int _writerBusy;
+
+    // A caller's write the socket did not complete at once, for the write loop to finish.
+    private HandOff? _handoff;
+
+    /// <summary>Under the write lock: whether new commands are accepted (open, and not flushing for a close).</summary>
+    private bool CanSend => _state == StateOpen && !_draining;
 
     /// <inheritdoc />
     /// <exception cref="ArgumentException">The topic is invalid, or the body is empty or larger than <see cref="NsqdConnectionOptions.MaxMessageSize"/>.</exception>
@@ -33,7 +58,16 @@ public sealed partial class NsqdConnection
             ? NsqTelemetry.ObservePublishAsync(PublishDeferredAsync(topic, body, delay, Options.ReadTimeout, cancellationToken), topic, 1, "DPUB")
             : PublishDeferredAsync(topic, body, delay, Options.ReadTimeout, cancellationToken);
 
-    internal ValueTask PublishAsync(string topic, ReadOnlyMemory<byte> body, TimeSpan timeout, CancellationToken cancellationToken)
+    internal ValueTask PublishAsync(string topic, ReadOnlyMemory<byte> body, TimeSpan timeout, CancellationToken cancellationToken) =>
+        PublishAsync(topic, body, timeout, coalesce: true, linger: TimeSpan.Zero, cancellationToken);
+
+    /// <summary>
+    /// PUB, or coalesced: while a command for <paramref name="topic"/> is unacknowledged, the publish waits in
+    /// the topic's queue and goes out with the others as one MPUB when that acknowledgement arrives (or at
+    /// once when the queue reaches <see cref="NsqdConnectionOptions.MaxBodySize"/>). A lone publish is
+    /// written at once as PUB, or, with a positive <paramref name="linger"/>, waits that long for company.
+    /// </summary>
+    internal ValueTask PublishAsync(string topic, ReadOnlyMemory<byte> body, TimeSpan timeout, bool coalesce, TimeSpan linger, CancellationToken cancellationToken)
     {
         NsqNames.ThrowIfInvalidTopic(topic);
         ThrowIfInvalidBody(body.Length, nameof(body));
@@ -43,19 +77,229 @@ public sealed partial class NsqdConnection
         }
 
         PendingOperation op;
+        bool signal;
         lock (_writeLock)
         {
-            if (_state != StateOpen)
+            if (!CanSend)
             {
                 return NotSent("PUB");
             }
 
-            NsqCommandWriter.WritePub(_buffer, topic, body.Span);
             op = PendingOperation.Rent(PendingKind.Publish, topic);
-            _pending.Enqueue(op);
+            if (coalesce)
+            {
+                signal = Coalesce(op, topic, body.Span, linger);
+            }
+            else
+            {
+                NsqCommandWriter.WritePub(_buffer, topic, body.Span);
+                _pending.Enqueue(op);
+                signal = true;
+            }
         }
 
-        return Submit(op, timeout, cancellationToken);
+        op.Arm(timeout, cancellationToken);
+        if (signal)
+        {
+            WriteNowOrSignal();
+        }
+
+        return op.AsValueTask();
+    }
+
+    /// <summary>Under the write lock: writes a lone publish as PUB, or queues it behind its topic's unacknowledged command.</summary>
+    /// <returns>Whether something was written for the write loop.</returns>
+    private bool Coalesce(PendingOperation op, string topic, ReadOnlySpan<byte> body, TimeSpan linger)
+    {
+        if (!_queues.TryGetValue(topic, out var queue))
+        {
+            queue = new PublishQueue(topic);
+            _queues.Add(topic, queue);
+        }
+
+        if (queue.Count == 0 && queue.Unacknowledged < MaxUnacknowledgedPerTopic && linger > TimeSpan.Zero)
+        {
+            // Nothing to ride on: wait up to the linger window for company.
+            op.Activity = NsqTelemetry.CurrentPublish();
+            queue.Add(op, body);
+            ArmLinger(linger);
+            return false;
+        }
+
+        if (queue.Count == 0 && queue.Unacknowledged < MaxUnacknowledgedPerTopic)
+        {
+            NsqCommandWriter.WritePub(_buffer, topic, body);
+            op.Queue = queue;
+            queue.Unacknowledged++;
+            _pending.Enqueue(op);
+            return true;
+        }
+
+        op.Activity = NsqTelemetry.CurrentPublish();
+
+        // MPUB body: [int32 count] then [int32 size][body] per message; a full queue goes out now.
+        var written = queue.Count > 0 && 4L + queue.StagedBytes + 4 + body.Length > Options.MaxBodySize && Send(queue);
+        queue.Add(op, body);
+        return written;
+    }
+
+    /// <summary>Under the write lock: makes the linger timer send the waiting queues after <paramref name="linger"/>, unless it is already due.</summary>
+    private void ArmLinger(TimeSpan linger)
+    {
+        if (_lingerArmed)
+        {
+            return;
+        }
+
+        _lingerArmed = true;
+        _lingerTimer ??= new Timer(static state => ((NsqdConnection)state!).OnLingerElapsed(), this, Timeout.Infinite, Timeout.Infinite);
+        _lingerTimer.Change(linger, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>The linger window ended: every topic queue that is not waiting for an acknowledgement goes out.</summary>
+    private void OnLingerElapsed()
+    {
+        var written = false;
+        lock (_writeLock)
+        {
+            _lingerArmed = false;
+            if (!CanSend)
+            {
+                return;
+            }
+
+            foreach (var queue in _queues.Values)
+            {
+                if (queue.Count > 0 && queue.Unacknowledged < MaxUnacknowledgedPerTopic)
+                {
+                    written |= Send(queue);
+                }
+            }
+        }
+
+        if (written)
+        {
+            SignalWriter();
+        }
+    }
+
+    /// <summary>Under the write lock: writes a topic's waiting publishes as one command and registers its pending response.</summary>
+    private bool Send(PublishQueue queue)
+    {
+        var first = queue.Drain(_buffer);
+        if (first is null)
+        {
+            return false;
+        }
+
+        first.Queue = queue;
+        queue.Unacknowledged++;
+        _pending.Enqueue(first);
+        return true;
+    }
+
+    /// <summary>Under the write lock: sends the publishes waiting for <paramref name="topic"/> before another command for it, so per-topic order holds.</summary>
+    private void SendQueued(string topic)
+    {
+        if (_queues.TryGetValue(topic, out var queue) && queue.Count > 0)
+        {
+            Send(queue);
+        }
+    }
+
+    /// <summary>
+    /// A response frame arrived (on the read loop): it answers the oldest pending command, which must expect
+    /// it (OK, or CLOSE_WAIT for CLS). A mismatch means the stream and the FIFO are out of step: the command
+    /// fails and the connection closes with an <see cref="NsqProtocolException"/>.
+    /// </summary>
+    private void CompletePending(in NsqFrame response)
+    {
+        if (!_pending.TryDequeue(out var op))
+        {
+            Log.UnexpectedResponse(_logger, Address);
+            return;
+        }
+
+        if (!op.Expects(response))
+        {
+            var shown = Encoding.ASCII.GetString(response.Data.Slice(0, Math.Min(response.Data.Length, 64)));
+            var error = new NsqProtocolException(
+                $"nsqd {Address} answered {op.CommandName} with \"{shown}\" instead of {(op.Kind == PendingKind.Close ? "CLOSE_WAIT" : "OK")}: responses are out of step with commands; the connection is closed.");
+            CompleteCommand(op, error);
+            Close(error);
+            return;
+        }
+
+        var queue = op.Queue;
+        CompleteCommand(op, error: null);
+        if (queue is null)
+        {
+            return;
+        }
+
+        bool written;
+        lock (_writeLock)
+        {
+            queue.Unacknowledged--;
+            written = CanSend && queue.Count > 0 && queue.Unacknowledged < MaxUnacknowledgedPerTopic && Send(queue);
+        }
+
+        if (written)
+        {
+            SignalWriter();
+        }
+    }
+
+    /// <summary>A fatal error frame arrived: it answers the oldest pending command, and every publish coalesced into it fails with the same error.</summary>
+    private void FailPending(NsqServerException error)
+    {
+        if (_pending.TryDequeue(out var op))
+        {
+            CompleteCommand(op, error);
+        }
+    }
+
+    /// <summary>Completes a command's operation and every operation coalesced with it, and lets the FIFO go of them.</summary>
+    private static void CompleteCommand(PendingOperation first, Exception? error)
+    {
+        for (var op = first; op is not null;)
+        {
+            var next = op.NextInBatch;
+            op.NextInBatch = null;
+            if (error is null)
+            {
+                op.TrySetResult();
+            }
+            else
+            {
+                op.TrySetException(error);
+            }
+
+            op.ReleaseFromQueue();
+            op = next;
+        }
+    }
+
+    /// <summary>Fails every pending command and every publish still waiting in a topic queue; called once the connection is closed.</summary>
+    private void FailEverythingPending(NsqConnectionException failure)
+    {
+        while (_pending.TryDequeue(out var op))
+        {
+            CompleteCommand(op, failure);
+        }
+
+        lock (_writeLock)
+        {
+            _lingerTimer?.Dispose();
+            foreach (var queue in _queues.Values)
+            {
+                if (queue.Count > 0)
+                {
+                    queue.FailAll(new NsqNotSentException(
+                        $"Cannot send PUB: the connection to nsqd {Address} closed before the publish was written.", failure.InnerException ?? failure));
+                }
+            }
+        }
     }
 
     internal ValueTask PublishManyAsync(string topic, IReadOnlyList<ReadOnlyMemory<byte>> bodies, TimeSpan timeout, CancellationToken cancellationToken)
@@ -80,17 +324,18 @@ public sealed partial class NsqdConnection
         PendingOperation op;
         lock (_writeLock)
         {
-            if (_state != StateOpen)
+            if (!CanSend)
             {
                 return NotSent("MPUB");
             }
 
+            SendQueued(topic);
             NsqCommandWriter.WriteMpub(_buffer, topic, span);
             op = PendingOperation.Rent(PendingKind.Publish, topic);
             _pending.Enqueue(op);
         }
 
-        return Submit(op, timeout, cancellationToken);
+        return SubmitPublish(op, timeout, cancellationToken);
     }
 
     internal ValueTask PublishDeferredAsync(string topic, ReadOnlyMemory<byte> body, TimeSpan delay, TimeSpan timeout, CancellationToken cancellationToken)
@@ -106,17 +351,18 @@ public sealed partial class NsqdConnection
         PendingOperation op;
         lock (_writeLock)
         {
-            if (_state != StateOpen)
+            if (!CanSend)
             {
                 return NotSent("DPUB");
             }
 
+            SendQueued(topic);
             NsqCommandWriter.WriteDpub(_buffer, topic, (long)delay.TotalMilliseconds, body.Span);
             op = PendingOperation.Rent(PendingKind.Publish, topic);
             _pending.Enqueue(op);
         }
 
-        return Submit(op, timeout, cancellationToken);
+        return SubmitPublish(op, timeout, cancellationToken);
     }
 
     /// <summary>Subscribes this connection to <paramref name="topic"/>/<paramref name="channel"/> (SUB) and waits for nsqd's OK.</summary>
@@ -137,7 +383,7 @@ public sealed partial class NsqdConnection
         PendingOperation op;
         lock (_writeLock)
         {
-            if (_state != StateOpen)
+            if (!CanSend)
             {
                 return NotSent("SUB");
             }
@@ -167,7 +413,7 @@ public sealed partial class NsqdConnection
         PendingOperation op;
         lock (_writeLock)
         {
-            if (_state != StateOpen)
+            if (!CanSend)
             {
                 return NotSent("CLS");
             }
@@ -200,7 +446,7 @@ public sealed partial class NsqdConnection
 
         lock (_writeLock)
         {
-            if (_state != StateOpen)
+            if (!CanSend)
             {
                 return NotSent("RDY");
             }
@@ -226,7 +472,7 @@ public sealed partial class NsqdConnection
 
         lock (_writeLock)
         {
-            if (_state != StateOpen)
+            if (!CanSend)
             {
                 return NotSent("FIN");
             }
@@ -261,7 +507,7 @@ public sealed partial class NsqdConnection
 
         lock (_writeLock)
         {
-            if (_state != StateOpen)
+            if (!CanSend)
             {
                 return NotSent("REQ");
             }
@@ -292,7 +538,7 @@ public sealed partial class NsqdConnection
 
         lock (_writeLock)
         {
-            if (_state != StateOpen)
+            if (!CanSend)
             {
                 return NotSent("TOUCH");
             }
@@ -321,7 +567,7 @@ public sealed partial class NsqdConnection
 
         lock (_writeLock)
         {
-            if (_state != StateOpen)
+            if (!CanSend)
             {
                 return NotSent("NOP");
             }
@@ -341,6 +587,13 @@ public sealed partial class NsqdConnection
 
     ValueTask INsqMessageResponder.TouchAsync(NsqMessage message, CancellationToken cancellationToken) =>
         TouchAsync(message.Id, cancellationToken);
+
+    private ValueTask SubmitPublish(PendingOperation op, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        op.Arm(timeout, cancellationToken);
+        WriteNowOrSignal();
+        return op.AsValueTask();
+    }
 
     private ValueTask Submit(PendingOperation op, TimeSpan timeout, CancellationToken cancellationToken)
     {
@@ -385,6 +638,178 @@ public sealed partial class NsqdConnection
         }
     }
 
+    /// <summary>
+    /// The first step of a deliberate close: refuses new commands, fails the coalesced publishes not yet
+    /// written (never sent, so a producer may retry them), and lets the write loop write out what is queued
+    /// (FIN, REQ, TOUCH, RDY, commands already in the buffer) within the write timeout. The write loop then ends.
+    /// </summary>
+    private async Task FlushBeforeCloseAsync()
+    {
+        Task writeLoop;
+        lock (_writeLock)
+        {
+            if (_state != StateOpen || _draining)
+            {
+                return;
+            }
+
+            _draining = true;
+            writeLoop = _writeLoop;
+            foreach (var queue in _queues.Values)
+            {
+                if (queue.Count > 0)
+                {
+                    queue.FailAll(new NsqNotSentException($"Cannot send PUB: the connection to nsqd {Address} is closing.", null));
+                }
+            }
+        }
+
+        SignalWriter();
+        var bound = Options.WriteTimeout == Timeout.InfiniteTimeSpan ? DefaultFlushTimeout : Options.WriteTimeout;
+        try
+        {
+            await writeLoop.WaitAsync(bound).ConfigureAwait(false);
+        }
+        catch (TimeoutException)
+        {
+            // The server stopped reading: closing the socket ends the write.
+        }
+    }
+
+    /// <summary>
+    /// After a lone PUB was queued: when nothing is being written, the caller writes it itself, saving the
+    /// hand-over to the write loop (a thread-pool hop per synchronous publish). A write the socket does not
+    /// complete at once is handed to the write loop, which finishes it under the write timeout. When a write
+    /// is in progress, the loop is signaled as for any other command and the data goes with the next batch.
+    /// </summary>
+    private void WriteNowOrSignal()
+    {
+        if (Interlocked.CompareExchange(ref _writerBusy, 1, 0) != 0)
+        {
+            SignalWriter();
+            return;
+        }
+
+        ArrayBufferWriter<byte> batch;
+        lock (_writeLock)
+        {
+            if (_state != StateOpen || _buffer.WrittenCount == 0)
+            {
+                ReleaseWriter();
+                return;
+            }
+
+            batch = TakeBatch();
+        }
+
+        try
+        {
+            var stream = _writeStream!;
+            var write = stream.WriteAsync(batch.WrittenMemory, CancellationToken.None);
+            if (write.IsCompletedSuccessfully)
+            {
+                var flush = stream.FlushAsync(CancellationToken.None);
+                if (flush.IsCompletedSuccessfully)
+                {
+                    RecycleBatch(batch);
+                    ReleaseWriter();
+                    return;
+                }
+
+                Volatile.Write(ref _handoff, new HandOff(flush, batch));
+            }
+            else
+            {
+                Volatile.Write(ref _handoff, new HandOff(FinishWriteAsync(write, stream), batch));
+            }
+        }
+        catch (Exception ex)
+        {
+            // The stream failed, or the connection closed (and disposed it) under the write.
+            Interlocked.Exchange(ref _writerBusy, 0);
+            Close(Volatile.Read(ref _state) == StateClosed ? null : new NsqConnectionException($"Writing to nsqd {Address} failed: {ex.Message}", ex));
+            return;
+        }
+
+        // The write loop owns the write from here (the busy flag stays set until it finished).
+        Interlocked.Exchange(ref _signaled, 1);
+        _writeSignal.Release();
+    }
+
+    /// <summary>
+    /// After the loops stopped: waits (briefly) for a caller still inside an inline write, so the streams are
+    /// not disposed under it, and observes a handed-over write the write loop never took (the socket is closed,
+    /// so it has ended or ends now), so no task of the connection goes unobserved.
+    /// </summary>
+    private async Task WaitForInlineWriterAsync()
+    {
+        var started = Environment.TickCount64;
+        while (Volatile.Read(ref _writerBusy) != 0 && Volatile.Read(ref _handoff) is null && Environment.TickCount64 - started < 1000)
+        {
+            await Task.Delay(1).ConfigureAwait(false);
+        }
+
+        if (Interlocked.Exchange(ref _handoff, null) is { } handoff)
+        {
+            try
+            {
+                await handoff.Write.WaitAsync(TimeSpan.FromSeconds(1)).ConfigureAwait(false);
+            }
+            catch (Exception ex) when (ex is IOException or ObjectDisposedException or SocketException or TimeoutException or OperationCanceledException or InvalidOperationException)
+            {
+                // The socket is closed: a write cut short by that is the expected consequence.
+            }
+        }
+    }
+
+    private sealed record HandOff(Task Write, ArrayBufferWriter<byte> Batch);
+
+    private static async Task FinishWriteAsync(ValueTask write, Stream stream)
+    {
+        await write.ConfigureAwait(false);
+        await stream.FlushAsync(CancellationToken.None).ConfigureAwait(false);
+    }
+
+    /// <summary>Under the write lock, by the writer: the buffer to write now; commands queued from here on go to the other one.</summary>
+    private ArrayBufferWriter<byte> TakeBatch()
+    {
+        var batch = _buffer;
+        _buffer = _spare;
+        _spare = batch;
+        return batch;
+    }
+
+    private void RecycleBatch(ArrayBufferWriter<byte> batch)
+    {
+        if (batch.Capacity > RetainedBufferCapacity)
+        {
+            lock (_writeLock)
+            {
+                _spare = new ArrayBufferWriter<byte>(16 * 1024);
+            }
+        }
+        else
+        {
+            batch.ResetWrittenCount();
+        }
+    }
+
+    /// <summary>Gives up the right to write; when commands arrived meanwhile, the write loop takes them.</summary>
+    private void ReleaseWriter()
+    {
+        Interlocked.Exchange(ref _writerBusy, 0);
+        bool more;
+        lock (_writeLock)
+        {
+            more = _buffer.WrittenCount > 0;
+        }
+
+        if (more || Volatile.Read(ref _draining))
+        {
+            SignalWriter();
+        }
+    }
+
     private async Task WriteLoopAsync()
     {
         Exception? error = null;
@@ -394,19 +819,50 @@ public sealed partial class NsqdConnection
         {
             while (true)
             {
-                await _writeSignal.WaitAsync(_lifetime.Token).ConfigureAwait(false);
+                if (!Volatile.Read(ref _draining) || Volatile.Read(ref _writerBusy) != 0)
+                {
+                    await _writeSignal.WaitAsync(_lifetime.Token).ConfigureAwait(false);
+                }
+
                 Volatile.Write(ref _signaled, 0);
+                if (Interlocked.Exchange(ref _handoff, null) is { } handoff)
+                {
+                    // A caller's write that did not complete at once: finish it, then write on as usual.
+                    try
+                    {
+                        await (Options.WriteTimeout == Timeout.InfiniteTimeSpan ? handoff.Write : handoff.Write.WaitAsync(Options.WriteTimeout, _lifetime.Token)).ConfigureAwait(false);
+                    }
+                    catch (TimeoutException ex)
+                    {
+                        throw new OperationCanceledException("The write timed out.", ex);
+                    }
+
+                    RecycleBatch(handoff.Batch);
+                    Interlocked.Exchange(ref _writerBusy, 0);
+                }
+
+                if (Interlocked.CompareExchange(ref _writerBusy, 1, 0) != 0)
+                {
+                    // A caller is writing; it signals when it is done and more is queued.
+                    continue;
+                }
+
                 ArrayBufferWriter<byte> batch;
                 lock (_writeLock)
                 {
                     if (_buffer.WrittenCount == 0)
                     {
+                        Interlocked.Exchange(ref _writerBusy, 0);
+                        if (_draining)
+                        {
+                            // Everything queued before the close is written: the socket may close now.
+                            break;
+                        }
+
                         continue;
                     }
 
-                    batch = _buffer;
-                    _buffer = _spare;
-                    _spare = batch;
+                    batch = TakeBatch();
                 }
 
                 if (Options.WriteTimeout != Timeout.InfiniteTimeSpan)
@@ -417,18 +873,10 @@ public sealed partial class NsqdConnection
                 await stream.WriteAsync(batch.WrittenMemory, deadline.Token).ConfigureAwait(false);
                 await stream.FlushAsync(deadline.Token).ConfigureAwait(false);
                 deadline.CancelAfter(Timeout.InfiniteTimeSpan);
+                RecycleBatch(batch);
 
-                if (batch.Capacity > RetainedBufferCapacity)
-                {
-                    lock (_writeLock)
-                    {
-                        _spare = new ArrayBufferWriter<byte>(16 * 1024);
-                    }
-                }
-                else
-                {
-                    batch.ResetWrittenCount();
-                }
+                // Whoever queued something meanwhile signaled: the next round takes it.
+                Interlocked.Exchange(ref _writerBusy, 0);
             }
         }
         catch (OperationCanceledException) when (_lifetime.IsCancellationRequested)

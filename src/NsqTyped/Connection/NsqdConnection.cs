@@ -210,12 +210,13 @@ public sealed partial class NsqdConnection : INsqPublisher, INsqMessageResponder
                 throw new NsqConnectionException($"The connection to nsqd {Address} was closed while connecting.", _closeReason);
             }
 
+            // Started under the lock that Close takes: a dispose that closes the connection now sees these
+            // tasks and awaits them before disposing the lifetime token source they use.
             _state = StateOpen;
+            _lastReceived = Environment.TickCount64;
+            _readLoop = Task.Run(ReadLoopAsync, CancellationToken.None);
+            _writeLoop = Task.Run(WriteLoopAsync, CancellationToken.None);
         }
-
-        _lastReceived = Environment.TickCount64;
-        _readLoop = Task.Run(ReadLoopAsync, CancellationToken.None);
-        _writeLoop = Task.Run(WriteLoopAsync, CancellationToken.None);
         if (Options.HeartbeatInterval != Timeout.InfiniteTimeSpan)
         {
             var period = TimeSpan.FromMilliseconds(Math.Max(50, Options.HeartbeatInterval.TotalMilliseconds / 4));
@@ -231,13 +232,18 @@ public sealed partial class NsqdConnection : INsqPublisher, INsqMessageResponder
         Log.Connected(_logger, Address, settings.Version, settings.TlsV1, settings.Snappy, settings.Deflate);
     }
 
-    /// <summary>Closes the connection (without CLS; see <see cref="SendCloseAsync"/>), fails pending calls and waits for the loops to stop. Idempotent.</summary>
+    /// <summary>
+    /// Closes the connection (without CLS; see <see cref="SendCloseAsync"/>): first writes out what is already
+    /// queued (FIN, REQ, TOUCH, RDY, publishes) within <see cref="NsqdConnectionOptions.WriteTimeout"/>, then
+    /// closes the socket, fails pending calls and waits for the loops to stop. Idempotent.
+    /// </summary>
     public ValueTask DisposeAsync() => DisposeOnce.RunAsync(ref _disposeTask, DisposeCoreAsync);
 
     private async Task DisposeCoreAsync()
     {
         // Read before the first await: a handler that disposes its own connection must not wait for itself.
         var fromEventHandler = t_dispatching == this;
+        await FlushBeforeCloseAsync().ConfigureAwait(false);
         Close(null);
         await _readLoop.ConfigureAwait(false);
         await _writeLoop.ConfigureAwait(false);
@@ -248,6 +254,7 @@ public sealed partial class NsqdConnection : INsqPublisher, INsqMessageResponder
         }
 
         _watchdog?.Dispose();
+        await WaitForInlineWriterAsync().ConfigureAwait(false);
         DisposeStreams();
         _lifetime.Dispose();
     }
@@ -290,11 +297,7 @@ public sealed partial class NsqdConnection : INsqPublisher, INsqMessageResponder
                     ? $"The connection to nsqd {Address} was closed before the response arrived."
                     : $"The connection to nsqd {Address} failed before the response arrived: {reason.Message}",
                 reason);
-        while (_pending.TryDequeue(out var op))
-        {
-            op.TrySetException(failure);
-            op.ReleaseFromQueue();
-        }
+        FailEverythingPending(failure);
 
         if (reason is null)
         {

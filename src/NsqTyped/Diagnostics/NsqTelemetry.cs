@@ -111,6 +111,34 @@ internal static class NsqTelemetry
         return activity;
     }
 
+    /// <summary>
+    /// The caller's <c>publish</c> span when a publish runs inside one (<see cref="StartPublish"/> made it current),
+    /// so a coalesced publish can be tagged with its batch; <see langword="null"/> when nobody listens.
+    /// </summary>
+    public static Activity? CurrentPublish()
+    {
+        if (!ActivitySource.HasListeners())
+        {
+            return null;
+        }
+
+        var current = Activity.Current;
+        return current is not null && ReferenceEquals(current.Source, ActivitySource) && current.Kind == ActivityKind.Producer ? current : null;
+    }
+
+    /// <summary>
+    /// Tags a publish's span when its message went out coalesced with others: the span stays one per logical
+    /// publish, with the MPUB that carried it (<c>messaging.nsq.command</c>) and its size (<c>messaging.batch.message_count</c>).
+    /// </summary>
+    public static void TagCoalesced(Activity? activity, int batchSize)
+    {
+        if (activity is { IsAllDataRequested: true })
+        {
+            activity.SetTag(CommandTag, "MPUB");
+            activity.SetTag(BatchCountTag, batchSize);
+        }
+    }
+
     /// <summary>Starts a <c>process {topic}</c> span for one delivered message, or returns <see langword="null"/> when nobody samples it.</summary>
     /// <param name="topic">The topic.</param>
     /// <param name="channel">The channel (the consumer group).</param>

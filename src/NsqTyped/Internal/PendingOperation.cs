@@ -1,5 +1,7 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Threading.Tasks.Sources;
+using NsqTyped.Protocol;
 
 namespace NsqTyped.Internal;
 
@@ -17,6 +19,11 @@ internal enum PendingKind
 /// token or the connection's death, whichever comes first; the slot stays in the FIFO until its
 /// response arrives (or the connection dies) so later acknowledgements stay aligned.
 /// </summary>
+/// <remarks>
+/// A coalesced publish waits in its topic's <see cref="PublishQueue"/> first. When the queue goes out as one
+/// PUB or MPUB, its live operations are chained through <see cref="NextInBatch"/> and only the first one
+/// enters the FIFO: the command's one response completes the whole chain.
+/// </remarks>
 internal sealed class PendingOperation : IValueTaskSource
 {
     private const int MaxPooled = 4096;
@@ -39,6 +46,38 @@ internal sealed class PendingOperation : IValueTaskSource
     private int _owners;
 
     public PendingKind Kind { get; private set; }
+
+    /// <summary>The next operation of the same command (a coalesced MPUB); <see langword="null"/> for the last one.</summary>
+    public PendingOperation? NextInBatch { get; set; }
+
+    /// <summary>The topic queue whose command this is, told when the response arrives; <see langword="null"/> when not coalesced.</summary>
+    public PublishQueue? Queue { get; set; }
+
+    /// <summary>Where the body of a coalesced publish starts in its queue's staging buffer (its size prefix).</summary>
+    public int StagedOffset { get; set; }
+
+    /// <summary>The body length of a coalesced publish.</summary>
+    public int StagedLength { get; set; }
+
+    /// <summary>The caller's <c>publish</c> span, tagged with the batch size when the batch goes out; usually <see langword="null"/>.</summary>
+    public Activity? Activity { get; set; }
+
+    /// <summary>Whether the operation completed (answered, timed out, canceled or failed).</summary>
+    public bool IsCompleted => Volatile.Read(ref _completed) != 0;
+
+    /// <summary>
+    /// Whether <paramref name="response"/> is what this command expects: <c>OK</c> for PUB, MPUB, DPUB and
+    /// SUB, <c>CLOSE_WAIT</c> for CLS. Anything else means the stream is out of step with the FIFO.
+    /// </summary>
+    public bool Expects(in NsqFrame response) => Kind == PendingKind.Close ? response.IsCloseWait : response.IsOk;
+
+    /// <summary>The name of the command, for messages.</summary>
+    public string CommandName => Kind switch
+    {
+        PendingKind.Publish => "a publish",
+        PendingKind.Subscribe => "SUB",
+        _ => "CLS",
+    };
 
     public short Version => _core.Version;
 
@@ -155,6 +194,9 @@ internal sealed class PendingOperation : IValueTaskSource
 
         _core.Reset();
         _topic = null;
+        NextInBatch = null;
+        Queue = null;
+        Activity = null;
         if (Interlocked.Increment(ref s_pooledCount) <= MaxPooled)
         {
             s_pool.Enqueue(this);

@@ -42,6 +42,7 @@ public sealed class NsqProducer : INsqPublisher, IAsyncDisposable
     private readonly ILogger _logger;
     private readonly CancellationTokenSource _stopping = new();
     private readonly object _gate = new();
+    private readonly OutstandingLimit _limit;
     private TaskCompletionSource _stateChanged = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task[] _supervisors = [];
     private int _started;
@@ -75,6 +76,7 @@ public sealed class NsqProducer : INsqPublisher, IAsyncDisposable
         Addresses = addresses;
         _slots = [.. addresses.SelectMany(a => Enumerable.Range(0, _options.ConnectionsPerNode).Select(_ => new Slot(a)))];
         _logger = _options.Connection.LoggerFactory?.CreateLogger<NsqProducer>() ?? (ILogger)NullLogger.Instance;
+        _limit = new OutstandingLimit(_options.MaxOutstandingPublishes, _options.MaxOutstandingBytes);
     }
 
     /// <summary>The nsqd addresses this producer publishes to.</summary>
@@ -88,6 +90,9 @@ public sealed class NsqProducer : INsqPublisher, IAsyncDisposable
 
     /// <summary>How many of the pool's connections are open.</summary>
     public int ConnectedCount => _slots.Count(s => s.Current is { IsConnected: true });
+
+    /// <summary>Publishes called and not yet answered (each MPUB counting its messages); at most <see cref="NsqProducerOptions.MaxOutstandingPublishes"/>.</summary>
+    public int OutstandingPublishes => _limit.Count;
 
     /// <summary>The open connections right now (for diagnostics and tests).</summary>
     public IReadOnlyList<NsqdConnection> Connections => [.. _slots.Select(s => s.Current).OfType<NsqdConnection>().Where(c => c.IsConnected)];
@@ -135,18 +140,27 @@ public sealed class NsqProducer : INsqPublisher, IAsyncDisposable
         NsqNames.ThrowIfInvalidTopic(topic);
         ThrowIfInvalidBody(body.Length, nameof(body));
         var started = Stopwatch.GetTimestamp();
-        for (var attempt = 0; ; attempt++)
+        await EnterAsync(1, body.Length, started, cancellationToken).ConfigureAwait(false);
+        try
         {
-            var connection = await AcquireAsync(_options.DisconnectedWaitTimeout, _options.DisconnectedPolicy, started, cancellationToken).ConfigureAwait(false);
-            try
+            for (var attempt = 0; ; attempt++)
             {
-                await connection.PublishAsync(topic, body, Remaining(started), cancellationToken).ConfigureAwait(false);
-                return;
+                var connection = await AcquireAsync(_options.DisconnectedWaitTimeout, _options.DisconnectedPolicy, started, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await connection.PublishAsync(topic, body, Remaining(started), _options.CoalescePublishes, _options.PublishLinger, cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+                catch (NsqNotSentException ex) when (attempt < _slots.Length)
+                {
+                    // Never written (a coalesced batch included): nsqd cannot have seen it.
+                    Log.ProducerFailover(_logger, connection.Address, ex.Message);
+                }
             }
-            catch (NsqNotSentException ex) when (attempt < _slots.Length)
-            {
-                Log.ProducerFailover(_logger, connection.Address, ex.Message);
-            }
+        }
+        finally
+        {
+            _limit.Exit(1, body.Length);
         }
     }
 
@@ -159,18 +173,26 @@ public sealed class NsqProducer : INsqPublisher, IAsyncDisposable
         PublishValidation.ThrowIfBatchTooLarge(total, _options.Connection.MaxBodySize, "NsqdConnectionOptions.MaxBodySize", nameof(bodies));
 
         var started = Stopwatch.GetTimestamp();
-        for (var attempt = 0; ; attempt++)
+        await EnterAsync(bodies.Count, payload, started, cancellationToken).ConfigureAwait(false);
+        try
         {
-            var connection = await AcquireAsync(_options.DisconnectedWaitTimeout, _options.DisconnectedPolicy, started, cancellationToken).ConfigureAwait(false);
-            try
+            for (var attempt = 0; ; attempt++)
             {
-                await connection.PublishManyAsync(topic, bodies, Remaining(started), cancellationToken).ConfigureAwait(false);
-                return;
+                var connection = await AcquireAsync(_options.DisconnectedWaitTimeout, _options.DisconnectedPolicy, started, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await connection.PublishManyAsync(topic, bodies, Remaining(started), cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+                catch (NsqNotSentException ex) when (attempt < _slots.Length)
+                {
+                    Log.ProducerFailover(_logger, connection.Address, ex.Message);
+                }
             }
-            catch (NsqNotSentException ex) when (attempt < _slots.Length)
-            {
-                Log.ProducerFailover(_logger, connection.Address, ex.Message);
-            }
+        }
+        finally
+        {
+            _limit.Exit(bodies.Count, payload);
         }
     }
 
@@ -181,18 +203,26 @@ public sealed class NsqProducer : INsqPublisher, IAsyncDisposable
         ThrowIfInvalidBody(body.Length, nameof(body));
         ArgumentOutOfRangeException.ThrowIfLessThan(delay, TimeSpan.Zero);
         var started = Stopwatch.GetTimestamp();
-        for (var attempt = 0; ; attempt++)
+        await EnterAsync(1, body.Length, started, cancellationToken).ConfigureAwait(false);
+        try
         {
-            var connection = await AcquireAsync(_options.DisconnectedWaitTimeout, _options.DisconnectedPolicy, started, cancellationToken).ConfigureAwait(false);
-            try
+            for (var attempt = 0; ; attempt++)
             {
-                await connection.PublishDeferredAsync(topic, body, delay, Remaining(started), cancellationToken).ConfigureAwait(false);
-                return;
+                var connection = await AcquireAsync(_options.DisconnectedWaitTimeout, _options.DisconnectedPolicy, started, cancellationToken).ConfigureAwait(false);
+                try
+                {
+                    await connection.PublishDeferredAsync(topic, body, delay, Remaining(started), cancellationToken).ConfigureAwait(false);
+                    return;
+                }
+                catch (NsqNotSentException ex) when (attempt < _slots.Length)
+                {
+                    Log.ProducerFailover(_logger, connection.Address, ex.Message);
+                }
             }
-            catch (NsqNotSentException ex) when (attempt < _slots.Length)
-            {
-                Log.ProducerFailover(_logger, connection.Address, ex.Message);
-            }
+        }
+        finally
+        {
+            _limit.Exit(1, body.Length);
         }
     }
 
@@ -228,6 +258,28 @@ public sealed class NsqProducer : INsqPublisher, IAsyncDisposable
             }
 
             _supervisors = [.. _slots.Select(slot => Task.Run(() => SuperviseAsync(slot, _stopping.Token)))];
+        }
+    }
+
+    /// <summary>Waits for room among the outstanding publishes (<see cref="NsqProducerOptions.MaxOutstandingPublishes"/>, <see cref="NsqProducerOptions.MaxOutstandingBytes"/>).</summary>
+    private async ValueTask EnterAsync(int count, long bytes, long started, CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_stopping.IsCancellationRequested, this);
+        var waiting = _limit.EnterAsync(count, bytes, Remaining(started), cancellationToken);
+        if (waiting.IsCompletedSuccessfully)
+        {
+            return;
+        }
+
+        try
+        {
+            await waiting.ConfigureAwait(false);
+        }
+        catch (TimeoutException ex)
+        {
+            throw new NsqTimeoutException(
+                $"The publish timeout ({_options.PublishTimeout.TotalMilliseconds:0} ms) ran out while waiting for room among the outstanding publishes " +
+                $"(at most {_options.MaxOutstandingPublishes} publishes and {_options.MaxOutstandingBytes} bytes; nsqd is not answering fast enough).", ex);
         }
     }
 

@@ -50,6 +50,36 @@ public sealed record NsqProducerOptions
     /// <summary>Cap of the reconnect backoff. Default 30 s.</summary>
     public TimeSpan ReconnectMaxDelay { get; init; } = TimeSpan.FromSeconds(30);
 
+    /// <summary>
+    /// Whether single publishes to the same topic coalesce: while a command for a topic awaits nsqd's answer
+    /// on a connection, further <c>PublishAsync</c> calls for that topic wait and go out together as one MPUB
+    /// when the answer arrives (a lone publish goes out at once as PUB). Default <see langword="true"/>.
+    /// DPUB and explicit MPUB are never coalesced.
+    /// </summary>
+    public bool CoalescePublishes { get; init; } = true;
+
+    /// <summary>
+    /// With <see cref="CoalescePublishes"/>: how long a publish that has nothing to ride on (no unanswered
+    /// command of its topic) waits for others before it goes out. Zero (the default) sends it at once, so a
+    /// lone caller pays no added latency; a few milliseconds trade that latency for larger batches when
+    /// publishes trickle in. 0 to 10 s.
+    /// </summary>
+    public TimeSpan PublishLinger { get; init; } = TimeSpan.Zero;
+
+    /// <summary>
+    /// Most publishes outstanding at once (called and not yet answered by nsqd), each MPUB counting its
+    /// messages; past it <c>PublishAsync</c> waits for room, within <see cref="PublishTimeout"/> and its token.
+    /// Default 16,384.
+    /// </summary>
+    public int MaxOutstandingPublishes { get; init; } = 16_384;
+
+    /// <summary>
+    /// Most message bytes outstanding at once; past it <c>PublishAsync</c> waits for room, like
+    /// <see cref="MaxOutstandingPublishes"/>. A single publish larger than this goes when nothing else is outstanding.
+    /// Default 64 MiB.
+    /// </summary>
+    public long MaxOutstandingBytes { get; init; } = 64L * 1024 * 1024;
+
     /// <summary>Throws <see cref="ArgumentException"/> for a value outside its documented range.</summary>
     /// <exception cref="ArgumentException">A value is out of range.</exception>
     public void Validate()
@@ -74,6 +104,21 @@ public sealed record NsqProducerOptions
         if (!Enum.IsDefined(DisconnectedPolicy))
         {
             throw new ArgumentOutOfRangeException(nameof(DisconnectedPolicy), DisconnectedPolicy, "Unknown policy.");
+        }
+
+        if (PublishLinger < TimeSpan.Zero || PublishLinger > TimeSpan.FromSeconds(10))
+        {
+            throw new ArgumentOutOfRangeException(nameof(PublishLinger), PublishLinger, "The publish linger must be between zero and 10 s.");
+        }
+
+        if (MaxOutstandingPublishes < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxOutstandingPublishes), MaxOutstandingPublishes, "At least one outstanding publish.");
+        }
+
+        if (MaxOutstandingBytes < 1)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxOutstandingBytes), MaxOutstandingBytes, "At least one outstanding byte.");
         }
 
         if (ReconnectBaseDelay <= TimeSpan.Zero)

@@ -12,7 +12,7 @@ public sealed class NsqProducerTests(NsqTestServers servers)
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static NsqProducerOptions Fast => NsqProducerOptions.Default with
+    internal static NsqProducerOptions Fast => NsqProducerOptions.Default with
     {
         ReconnectBaseDelay = TimeSpan.FromMilliseconds(20),
         ReconnectMaxDelay = TimeSpan.FromMilliseconds(200),
