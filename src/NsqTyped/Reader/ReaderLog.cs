@@ -29,7 +29,7 @@ internal static partial class ReaderLog
     [LoggerMessage(EventId = 1206, Level = LogLevel.Information, Message = "Reader {Name}: lookupd reports new producer {Address}")]
     public static partial void ProducerDiscovered(ILogger logger, string name, string address);
 
-    [LoggerMessage(EventId = 1207, Level = LogLevel.Information, Message = "Reader {Name}: producer {Address} vanished from lookupd; closing its connection")]
+    [LoggerMessage(EventId = 1207, Level = LogLevel.Information, Message = "Reader {Name}: producer {Address} no longer listed by lookupd; a live connection stays until nsqd closes it, and is not reconnected")]
     public static partial void ProducerVanished(ILogger logger, string name, string address);
 
     [LoggerMessage(EventId = 1208, Level = LogLevel.Debug, Message = "Reader {Name}: RDY {Count} on {Address}")]
