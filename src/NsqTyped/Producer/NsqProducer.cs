@@ -255,6 +255,13 @@ public sealed class NsqProducer : INsqPublisher, IAsyncDisposable
             }
 
             ObjectDisposedException.ThrowIf(_stopping.IsCancellationRequested, this);
+            if (_slots.All(s => ConnectRefusal.IsPermanent(s.LastError)))
+            {
+                // Every nsqd refused for a reason retrying does not fix (auth, certificates): say so now, not after the wait.
+                var refusal = _slots[^1].LastError!;
+                throw new NsqHandshakeRefusedException($"nsqd ({string.Join(", ", Addresses)}) refused the connection: {refusal.Message}", refusal);
+            }
+
             var elapsed = Stopwatch.GetElapsedTime(started);
             var waitLeft = waitTimeout - elapsed;
             var publishBound = false;

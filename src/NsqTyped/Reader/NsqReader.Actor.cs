@@ -99,7 +99,7 @@ public sealed partial class NsqReader
             case CommandKind.ConnectFailed:
                 if (!IsClosing)
                 {
-                    ReaderLog.ConnectFailed(_logger, _name, command.Session!.Endpoint.ToString(), (Exception)command.Payload!);
+                    OnConnectFailed(command.Session!, (Exception)command.Payload!);
                 }
 
                 EndSession(command.Session!);
@@ -210,8 +210,26 @@ public sealed partial class NsqReader
         }
         catch (Exception ex)
         {
+            // nsqd's refusal of AUTH is an error frame of the handshake: the application hears of it like any other (not on the actor).
+            if (ex is NsqServerException refusal && ConnectRefusal.IsPermanent(refusal) && !IsClosing)
+            {
+                Raise(Error, new NsqErrorEventArgs(refusal));
+            }
+
             Post(new ReaderCommand(CommandKind.ConnectFailed, session, ex));
         }
+    }
+
+    private void OnConnectFailed(ReaderConnection session, Exception error)
+    {
+        if (!ConnectRefusal.IsPermanent(error))
+        {
+            ReaderLog.ConnectFailed(_logger, _name, session.Endpoint.ToString(), error);
+            return;
+        }
+
+        // Retrying continues with backoff (the server side may be fixed), but this is not a passing network fault.
+        ReaderLog.ConnectRefused(_logger, _name, session.Endpoint.ToString(), error);
     }
 
     private void OnConnected(ReaderConnection session)

@@ -73,4 +73,7 @@ internal static partial class ReaderLog
 
     [LoggerMessage(EventId = 1221, Level = LogLevel.Error, Message = "Reader {Name}: the actor loop failed handling {Command}")]
     public static partial void ActorFailed(ILogger logger, string name, string command, Exception error);
+
+    [LoggerMessage(EventId = 1222, Level = LogLevel.Error, Message = "Reader {Name}: nsqd {Address} refused the connection; retrying with backoff will not help until the configuration changes")]
+    public static partial void ConnectRefused(ILogger logger, string name, string address, Exception error);
 }

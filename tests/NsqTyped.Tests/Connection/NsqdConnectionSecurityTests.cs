@@ -47,7 +47,7 @@ public sealed class NsqdConnectionSecurityTests(NsqTestServers servers)
         await using var nsqd = await EmbeddedNsqd.StartAsync(new EmbeddedNsqdOptions { TlsCertificate = TestCertificates.CreateUntrustedServer() }, Ct);
         var options = NsqdConnectionOptions.Default with { Tls = new NsqTlsOptions { TargetHost = "localhost" } };
 
-        var error = await Assert.ThrowsAsync<NsqConnectionException>(async () => await NsqdConnection.ConnectAsync(nsqd.TcpAddress, options, Ct));
+        var error = await Assert.ThrowsAsync<NsqHandshakeRefusedException>(async () => await NsqdConnection.ConnectAsync(nsqd.TcpAddress, options, Ct));
 
         Assert.IsType<AuthenticationException>(error.InnerException);
     }
@@ -59,7 +59,7 @@ public sealed class NsqdConnectionSecurityTests(NsqTestServers servers)
         await using var nsqd = await EmbeddedNsqd.StartAsync(new EmbeddedNsqdOptions { TlsCertificate = TestCertificates.Server }, Ct);
         var options = NsqdConnectionOptions.Default with { Tls = TrustTestAuthority with { TargetHost = "nsqd.example.org" } };
 
-        await Assert.ThrowsAsync<NsqConnectionException>(async () => await NsqdConnection.ConnectAsync(nsqd.TcpAddress, options, Ct));
+        await Assert.ThrowsAsync<NsqHandshakeRefusedException>(async () => await NsqdConnection.ConnectAsync(nsqd.TcpAddress, options, Ct));
     }
 
     [Fact]
@@ -101,7 +101,7 @@ public sealed class NsqdConnectionSecurityTests(NsqTestServers servers)
     {
         var options = NsqdConnectionOptions.Default with { Tls = TrustTestAuthority };
 
-        var error = await Assert.ThrowsAsync<NsqConnectionException>(async () => await NsqdConnection.ConnectAsync(servers.NsqdTcpAddress, options, Ct));
+        var error = await Assert.ThrowsAsync<NsqHandshakeRefusedException>(async () => await NsqdConnection.ConnectAsync(servers.NsqdTcpAddress, options, Ct));
 
         Assert.Contains("TLS", error.Message, StringComparison.Ordinal);
     }
@@ -157,7 +157,7 @@ public sealed class NsqdConnectionSecurityTests(NsqTestServers servers)
         servers.SkipIfExternal("starts an nsqd with an authorizer");
         await using var nsqd = await EmbeddedNsqd.StartAsync(new EmbeddedNsqdOptions { Authorizer = new SecretAuthorizer() }, Ct);
 
-        var error = await Assert.ThrowsAsync<NsqConnectionException>(async () => await NsqdConnection.ConnectAsync(nsqd.TcpAddress, cancellationToken: Ct));
+        var error = await Assert.ThrowsAsync<NsqHandshakeRefusedException>(async () => await NsqdConnection.ConnectAsync(nsqd.TcpAddress, cancellationToken: Ct));
 
         Assert.Contains("AuthSecret", error.Message, StringComparison.Ordinal);
     }
