@@ -60,6 +60,7 @@ public sealed partial class NsqdConnection
 
         var identify = await ReadHandshakeResponseAsync(stream, "IDENTIFY", token).ConfigureAwait(false);
         var settings = identify.AsSpan().SequenceEqual("OK"u8) ? new NsqIdentifyResponse() : NsqIdentifyResponse.Parse(identify);
+        ValidateNegotiated(settings);
         Settings = settings;
 
         if (Options.Tls is { Enabled: true } tls)
@@ -147,6 +148,30 @@ public sealed partial class NsqdConnection
             Identity = auth;
             Log.Authenticated(_logger, Address, auth.Identity, auth.PermissionCount);
             RaiseEvent(new NsqAuthenticatedEventArgs(auth));
+        }
+    }
+
+    /// <summary>
+    /// The values the client acts on must make sense: a server answering <c>"max_rdy_count": -1</c> (or
+    /// 0, which allows no message at all) is not an nsqd to consume from, and the connection closes with
+    /// a protocol exception (a Reader then reconnects with backoff).
+    /// </summary>
+    private void ValidateNegotiated(NsqIdentifyResponse settings)
+    {
+        string? problem = settings switch
+        {
+            { MaxRdyCount: < 1 } => $"max_rdy_count {settings.MaxRdyCount} (it must be at least 1)",
+            { MsgTimeout: < 0 } => $"msg_timeout {settings.MsgTimeout} (it must not be negative)",
+            { MaxMsgTimeout: < 0 } => $"max_msg_timeout {settings.MaxMsgTimeout} (it must not be negative)",
+            { SampleRate: < 0 or > 99 } => $"sample_rate {settings.SampleRate} (it is 0 to 99)",
+            { OutputBufferSize: < -1 } => $"output_buffer_size {settings.OutputBufferSize} (-1 disables it; nothing lower exists)",
+            { OutputBufferTimeout: < -1 } => $"output_buffer_timeout {settings.OutputBufferTimeout} (-1 disables it; nothing lower exists)",
+            _ => null,
+        };
+
+        if (problem is not null)
+        {
+            throw new NsqProtocolException($"nsqd {Address} negotiated an impossible {problem} in its IDENTIFY response; closing the connection.");
         }
     }
 
