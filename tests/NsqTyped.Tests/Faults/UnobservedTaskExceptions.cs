@@ -11,7 +11,14 @@ internal sealed class UnobservedTaskExceptions : IDisposable
 {
     private readonly ConcurrentQueue<Exception> _caught = new();
 
-    public UnobservedTaskExceptions() => TaskScheduler.UnobservedTaskException += OnUnobserved;
+    public UnobservedTaskExceptions()
+    {
+        // What earlier tests left for the finalizer is reported now, before counting starts.
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        GC.Collect();
+        TaskScheduler.UnobservedTaskException += OnUnobserved;
+    }
 
     public async Task AssertNoneAsync()
     {
