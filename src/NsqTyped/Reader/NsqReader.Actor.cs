@@ -202,16 +202,19 @@ public sealed partial class NsqReader
 
     private async Task ConnectSessionAsync(ReaderConnection session)
     {
+        var handshaken = false;
         try
         {
             await session.Connection.ConnectAsync(_lifetime.Token).ConfigureAwait(false);
+            handshaken = true;
             await session.Connection.SubscribeAsync(_options.Topic, _options.Channel, _lifetime.Token).ConfigureAwait(false);
             Post(new ReaderCommand(CommandKind.Connected, session));
         }
         catch (Exception ex)
         {
-            // nsqd's refusal of AUTH is an error frame of the handshake: the application hears of it like any other (not on the actor).
-            if (ex is NsqServerException refusal && ConnectRefusal.IsPermanent(refusal) && !IsClosing)
+            // An AUTH refusal is an error frame of the handshake, which the connection does not raise as an event
+            // (SUB's errors it does): the application hears of it like any other (not on the actor).
+            if (!handshaken && ex is NsqServerException refusal && ConnectRefusal.IsPermanent(refusal) && !IsClosing)
             {
                 Raise(Error, new NsqErrorEventArgs(refusal));
             }

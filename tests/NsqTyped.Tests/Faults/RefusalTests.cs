@@ -113,7 +113,7 @@ public sealed class RefusalTests(NsqTestServers servers)
         Assert.Contains("E_AUTH_FAILED", error.Message, StringComparison.Ordinal);
 
         // Publishing waits for a connection the same way, and fails the same way.
-        await Assert.ThrowsAsync<NsqHandshakeRefusedException>(async () => await producer.PublishAsync("t", "x"u8.ToArray(), Ct).AsTask().WaitAsync(TestLimit, Ct));
+        await Assert.ThrowsAsync<NsqHandshakeRefusedException>(async () => await producer.PublishAsync("allowed", "x"u8.ToArray(), Ct).AsTask().WaitAsync(TestLimit, Ct));
     }
 
     [Fact]
@@ -156,6 +156,34 @@ public sealed class RefusalTests(NsqTestServers servers)
         Assert.Empty(reader.Connections);
     }
 
+    [Fact]
+    public async Task A_reader_raises_a_subscription_nsqd_does_not_authorize_as_one_error_event_per_attempt()
+    {
+        servers.SkipIfExternal("starts an nsqd with an authorizer");
+        await using var nsqd = await EmbeddedNsqd.StartAsync(new EmbeddedNsqdOptions { Authorizer = new OneSecretAuthorizer() }, Ct);
+        await using var proxy = FaultProxy.Start(nsqd.TcpAddress);
+        var errors = new System.Collections.Concurrent.ConcurrentQueue<NsqServerException>();
+        var reader = new NsqReader(
+            new NsqReaderOptions
+            {
+                Topic = "denied",
+                Channel = "c",
+                NsqdTcpAddresses = [proxy.Address],
+                ReconnectDelay = TimeSpan.FromMilliseconds(100),
+                MaxReconnectDelay = TimeSpan.FromMilliseconds(200),
+                Connection = NsqdConnectionOptions.Default with { AuthSecret = "right" },
+            },
+            (_, _) => ValueTask.CompletedTask);
+        reader.Error += (_, e) => errors.Enqueue(e.Error);
+        await reader.StartAsync(Ct);
+        await NsqTestServers.WaitUntilAsync(() => errors.Count >= 3, TestLimit, "refused SUBs raised");
+        await reader.DisposeAsync();
+
+        // Each attempt is one proxied connection and raises its refusal once (the connection's own error event, not a second copy).
+        Assert.All(errors, e => Assert.Equal(NsqErrorCode.Unauthorized, e.Code));
+        Assert.InRange(errors.Count, 1, proxy.AcceptedCount);
+    }
+
     private async Task<EmbeddedNsqd> StartRequireVerifyAsync()
     {
         servers.SkipIfExternal("starts an nsqd that verifies client certificates");
@@ -173,7 +201,7 @@ public sealed class RefusalTests(NsqTestServers servers)
     {
         public ValueTask<NsqdAuthState?> AuthorizeAsync(NsqdAuthRequest request, CancellationToken cancellationToken = default) =>
             ValueTask.FromResult(request.Secret == "right"
-                ? new NsqdAuthState { Identity = "tester", Authorizations = [new NsqdAuthorization { Topic = ".*", Channels = [".*"], Permissions = ["publish", "subscribe"] }] }
+                ? new NsqdAuthState { Identity = "tester", Authorizations = [new NsqdAuthorization { Topic = "^allowed", Channels = [".*"], Permissions = ["publish", "subscribe"] }] }
                 : null);
     }
 }
