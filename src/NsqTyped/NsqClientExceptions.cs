@@ -10,6 +10,23 @@ public class NsqConnectionException : NsqException
     public NsqConnectionException(string message, Exception? innerException) : base(message, innerException) { }
 }
 
+/// <summary>
+/// nsqd, or the TLS layer in front of it, refused the connection for a reason that retrying does not fix:
+/// the certificate validation failed (unknown CA, name mismatch), nsqd requires a client certificate or
+/// rejected it, nsqd does not offer the TLS that was asked for, AUTH is required without a secret, or the
+/// address is not nsqd's TCP port at all. The message names the cause; the inner exception is the
+/// underlying error. Producers and Readers keep retrying in the background (the configuration may be
+/// fixed on the server), but <see cref="NsqProducer.ConnectAsync"/> and publishes fail at once.
+/// </summary>
+public sealed class NsqHandshakeRefusedException : NsqConnectionException
+{
+    /// <summary>Creates a refusal.</summary>
+    public NsqHandshakeRefusedException(string message) : base(message) { }
+
+    /// <summary>Creates a refusal with its cause.</summary>
+    public NsqHandshakeRefusedException(string message, Exception? innerException) : base(message, innerException) { }
+}
+
 /// <summary>An operation did not complete within its configured timeout.</summary>
 public class NsqTimeoutException : NsqException
 {

@@ -6,7 +6,7 @@ namespace NsqTyped.Internal;
 internal readonly record struct NsqEndpoint(string Host, int Port)
 {
     /// <summary>Parses <c>host:port</c>, <c>host</c> (default port), <c>[::1]:port</c>.</summary>
-    /// <exception cref="ArgumentException">The address is empty or malformed.</exception>
+    /// <exception cref="ArgumentException">The address is empty, malformed, or a URL (<c>http://host:4150</c>).</exception>
     public static NsqEndpoint Parse(string address, int defaultPort, string paramName = "address")
     {
         ArgumentNullException.ThrowIfNull(address, paramName);
@@ -14,6 +14,16 @@ internal readonly record struct NsqEndpoint(string Host, int Port)
         if (text.Length == 0)
         {
             throw new ArgumentException("The nsqd address must not be empty.", paramName);
+        }
+
+        var scheme = text.IndexOf("://", StringComparison.Ordinal);
+        if (scheme >= 0)
+        {
+            var hostPort = text[(scheme + 3)..].TrimEnd('/');
+            throw new ArgumentException(
+                $"The nsqd TCP address '{address}' is a URL; give host:port without a scheme (e.g. '{hostPort}'). " +
+                "An http:// address is nsqd's HTTP API (default port 4151); the TCP protocol this client speaks has its own port (default 4150).",
+                paramName);
         }
 
         string host;

@@ -307,6 +307,13 @@ public sealed class NsqProducer : INsqPublisher, IAsyncDisposable
             }
 
             ObjectDisposedException.ThrowIf(_stopping.IsCancellationRequested, this);
+            if (_slots.All(s => s.Refusal is not null))
+            {
+                // Every nsqd refused for a reason retrying does not fix (auth, certificates): say so now, not after the wait.
+                var refusal = _slots[^1].Refusal!;
+                throw new NsqHandshakeRefusedException($"nsqd ({string.Join(", ", Addresses)}) refused the connection: {refusal.Message}", refusal);
+            }
+
             var elapsed = Stopwatch.GetElapsedTime(started);
             var waitLeft = waitTimeout - elapsed;
             var publishBound = false;
@@ -387,6 +394,7 @@ public sealed class NsqProducer : INsqPublisher, IAsyncDisposable
             {
                 await connection.DisposeAsync().ConfigureAwait(false);
                 slot.LastError = ex;
+                slot.Refusal = ConnectRefusal.IsPermanent(ex) ? ex : null;
                 failures = Math.Min(failures + 1, Math.Max(1, backoff.MaxCounter));
                 var delay = backoff.NextDelay(failures, Random.Shared);
                 Log.ProducerConnectFailed(_logger, slot.Address, (long)delay.TotalMilliseconds, ex);
@@ -407,6 +415,7 @@ public sealed class NsqProducer : INsqPublisher, IAsyncDisposable
 
             failures = 0;
             slot.LastError = null;
+            slot.Refusal = null;
             slot.Current = connection;
             slot.State = SlotState.Open;
             Log.ProducerConnected(_logger, slot.Address);
@@ -466,6 +475,7 @@ public sealed class NsqProducer : INsqPublisher, IAsyncDisposable
     {
         private volatile NsqdConnection? _current;
         private volatile Exception? _lastError;
+        private volatile Exception? _refusal;
 
         public string Address { get; } = address;
 
@@ -479,6 +489,13 @@ public sealed class NsqProducer : INsqPublisher, IAsyncDisposable
         {
             get => _lastError;
             set => _lastError = value;
+        }
+
+        /// <summary>The last connect attempt was refused for good (auth, certificates); <see langword="null"/> otherwise.</summary>
+        public Exception? Refusal
+        {
+            get => _refusal;
+            set => _refusal = value;
         }
 
         public SlotState State { get; set; }

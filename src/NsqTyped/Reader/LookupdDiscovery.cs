@@ -2,17 +2,26 @@ using NsqTyped.Internal;
 
 namespace NsqTyped.Reader;
 
-/// <summary>What one lookupd poll changed: producers to connect to and producers to drop.</summary>
+/// <summary>What one lookupd poll changed: producers newly listed and producers no longer listed.</summary>
 internal readonly record struct LookupdDiff(IReadOnlyList<NsqEndpoint> Added, IReadOnlyList<NsqEndpoint> Removed);
 
 /// <summary>
 /// The union of the producers every lookupd reports, diffed poll after poll. A lookupd that fails to
-/// answer keeps contributing what it reported last: an outage of one lookupd must not disconnect
-/// producers (and a producer is only dropped once no lookupd that answered lists it any more).
+/// answer keeps contributing what it reported last for <see cref="StaleAfterFailures"/> consecutive
+/// polls (a short outage must not make its producers undiscoverable); after that its last answer stops
+/// counting, so a dead lookupd's list does not keep the Reader dialling nodes that are gone.
 /// </summary>
+/// <remarks>
+/// "Discovered" only decides what the Reader (re)connects to. A producer that vanishes from the union
+/// keeps its live connection: nsqd closes it when the topic or the node goes (mission map §4).
+/// </remarks>
 internal sealed class LookupdDiscovery
 {
+    /// <summary>Consecutive failed polls after which a lookupd's last answer stops counting.</summary>
+    public const int StaleAfterFailures = 3;
+
     private readonly Dictionary<string, HashSet<NsqEndpoint>> _answers = new(StringComparer.Ordinal);
+    private readonly Dictionary<string, int> _failures = new(StringComparer.Ordinal);
     private readonly HashSet<NsqEndpoint> _current = [];
 
     public IReadOnlyCollection<NsqEndpoint> Current => _current;
@@ -25,6 +34,11 @@ internal sealed class LookupdDiscovery
             if (producers is not null)
             {
                 _answers[lookupd] = [.. producers];
+                _failures[lookupd] = 0;
+            }
+            else if ((_failures[lookupd] = _failures.GetValueOrDefault(lookupd) + 1) >= StaleAfterFailures)
+            {
+                _answers.Remove(lookupd);
             }
         }
 

@@ -99,14 +99,14 @@ public sealed partial class NsqReader
             case CommandKind.ConnectFailed:
                 if (!IsClosing)
                 {
-                    ReaderLog.ConnectFailed(_logger, _name, command.Session!.Endpoint.ToString(), (Exception)command.Payload!);
+                    OnConnectFailed(command.Session!, (Exception)command.Payload!);
                 }
 
                 EndSession(command.Session!);
                 break;
 
             case CommandKind.ConnectionClosed:
-                if (!command.Session!.Gone && command.Session.Subscribed && !command.Session.Retiring && !IsClosing)
+                if (!command.Session!.Gone && command.Session.Subscribed && !IsClosing)
                 {
                     ReaderLog.ConnectionLost(_logger, _name, command.Session.Endpoint.ToString(), command.Payload as Exception);
                 }
@@ -123,11 +123,6 @@ public sealed partial class NsqReader
                     var session = command.Session!;
                     session.InFlight = Math.Max(0, session.InFlight - 1);
                     _rdy.OnMessageCompleted(session, command.Outcome);
-                    if (session.Retiring && session.InFlight == 0)
-                    {
-                        EndSession(session, graceful: true);
-                    }
-
                     break;
                 }
 
@@ -160,8 +155,6 @@ public sealed partial class NsqReader
                         }
                     }
 
-                    sessions.AddRange(_retiring);
-                    _retiring.Clear();
                     Volatile.Write(ref _open, []);
                     ((TaskCompletionSource<ReaderConnection[]>)command.Payload!).TrySetResult([.. sessions]);
                     return true;
@@ -170,8 +163,6 @@ public sealed partial class NsqReader
 
         return false;
     }
-
-    private readonly List<ReaderConnection> _retiring = [];
 
     private EndpointState GetEndpoint(NsqEndpoint endpoint)
     {
@@ -211,16 +202,37 @@ public sealed partial class NsqReader
 
     private async Task ConnectSessionAsync(ReaderConnection session)
     {
+        var handshaken = false;
         try
         {
             await session.Connection.ConnectAsync(_lifetime.Token).ConfigureAwait(false);
+            handshaken = true;
             await session.Connection.SubscribeAsync(_options.Topic, _options.Channel, _lifetime.Token).ConfigureAwait(false);
             Post(new ReaderCommand(CommandKind.Connected, session));
         }
         catch (Exception ex)
         {
+            // An AUTH refusal is an error frame of the handshake, which the connection does not raise as an event
+            // (SUB's errors it does): the application hears of it like any other (not on the actor).
+            if (!handshaken && ex is NsqServerException refusal && ConnectRefusal.IsPermanent(refusal) && !IsClosing)
+            {
+                Raise(Error, new NsqErrorEventArgs(refusal));
+            }
+
             Post(new ReaderCommand(CommandKind.ConnectFailed, session, ex));
         }
+    }
+
+    private void OnConnectFailed(ReaderConnection session, Exception error)
+    {
+        if (!ConnectRefusal.IsPermanent(error))
+        {
+            ReaderLog.ConnectFailed(_logger, _name, session.Endpoint.ToString(), error);
+            return;
+        }
+
+        // Retrying continues with backoff (the server side may be fixed), but this is not a passing network fault.
+        ReaderLog.ConnectRefused(_logger, _name, session.Endpoint.ToString(), error);
     }
 
     private void OnConnected(ReaderConnection session)
@@ -253,8 +265,8 @@ public sealed partial class NsqReader
         AdjustWorkers();
     }
 
-    /// <summary>A session is over (failed to connect, closed, or retired): its RDY budget goes to the others.</summary>
-    private void EndSession(ReaderConnection session, bool graceful = false)
+    /// <summary>A session is over (failed to connect or closed): its RDY budget goes to the others.</summary>
+    private void EndSession(ReaderConnection session)
     {
         if (session.Gone)
         {
@@ -268,7 +280,6 @@ public sealed partial class NsqReader
             _rdy.Remove(session);
         }
 
-        _retiring.Remove(session);
         if (_endpoints.TryGetValue(session.Endpoint, out var state) && state.Session == session)
         {
             state.Session = null;
@@ -276,19 +287,27 @@ public sealed partial class NsqReader
 
         UpdateOpenSnapshot();
         AdjustWorkers();
-        _ = RetireSessionAsync(session, graceful);
+        IgnoreFailure(session.Connection.DisposeAsync());
+        if (state is null || state.Session is not null || IsClosing)
+        {
+            return;
+        }
 
-        if (state is not null && state.Session is null && state.IsDirect && !IsClosing)
+        if (state.IsDirect)
         {
             ScheduleReconnect(state);
         }
-    }
-
-    private async Task RetireSessionAsync(ReaderConnection session, bool graceful)
-    {
-        // A retired producer's last messages get as long as a read may take; then the socket closes regardless.
-        using var bound = new CancellationTokenSource(_options.Connection.ReadTimeout == Timeout.InfiniteTimeSpan ? TimeSpan.FromSeconds(60) : _options.Connection.ReadTimeout);
-        await CloseSessionAsync(session, graceful, bound.Token).ConfigureAwait(false);
+        else if (session.Subscribed)
+        {
+            // A discovered connection ended (nsqd closed it, or the network did): it comes back only if
+            // lookupd still lists it, so ask lookupd now instead of waiting up to a poll interval (as go-nsq does).
+            RequestLookup();
+        }
+        else if (state.IsDiscovered)
+        {
+            // Listed but unreachable: retry with the same backoff as a direct address while lookupd lists it.
+            ScheduleReconnect(state);
+        }
     }
 
     private void ScheduleReconnect(EndpointState state)
@@ -318,38 +337,6 @@ public sealed partial class NsqReader
         }
     }
 
-    /// <summary>
-    /// A producer vanished from lookupd: RDY 0 at once; once its messages are answered, CLS (whose
-    /// CLOSE_WAIT proves nsqd processed their FIN/REQ) and close.
-    /// </summary>
-    private void Retire(EndpointState state)
-    {
-        var session = state.Session!;
-        state.Session = null;
-        if (!session.Subscribed)
-        {
-            EndSession(session);
-            return;
-        }
-
-        ReaderLog.ProducerVanished(_logger, _name, session.Endpoint.ToString());
-        if (_rdy.GetRdy(session) > 0)
-        {
-            RdySent?.Invoke(session.Id, 0, _rdy.GetMaxRdy(session));
-            IgnoreFailure(session.Connection.ReadyAsync(0));
-        }
-
-        SessionRemoved?.Invoke(session.Id);
-        _rdy.Remove(session);
-        session.Retiring = true;
-        _retiring.Add(session);
-        UpdateOpenSnapshot();
-        if (session.InFlight == 0)
-        {
-            EndSession(session, graceful: true);
-        }
-    }
-
     private void OnLookupdAnswers(List<KeyValuePair<string, IReadOnlyCollection<NsqEndpoint>?>> answers)
     {
         if (IsClosing)
@@ -363,14 +350,13 @@ public sealed partial class NsqReader
             ReaderLog.ProducerDiscovered(_logger, _name, endpoint.ToString());
         }
 
+        // No longer discovered, but a live connection stays: nsqd closes it when the topic or the node goes,
+        // while a lookupd restart, an empty answer or a tombstone must not stop consumption. Once it ends,
+        // it is not reconnected unless lookupd lists it again.
         foreach (var endpoint in diff.Removed)
         {
-            var state = GetEndpoint(endpoint);
-            state.IsDiscovered = false;
-            if (!state.IsDirect && state.Session is not null)
-            {
-                Retire(state);
-            }
+            GetEndpoint(endpoint).IsDiscovered = false;
+            ReaderLog.ProducerVanished(_logger, _name, endpoint.ToString());
         }
 
         // Every listed producer without a session gets one: new ones, and known ones whose connection dropped.
@@ -493,7 +479,7 @@ public sealed partial class NsqReader
         var open = new List<ReaderConnection>();
         foreach (var state in _endpoints.Values)
         {
-            if (state.Session is { Subscribed: true, Gone: false, Retiring: false } session)
+            if (state.Session is { Subscribed: true, Gone: false } session)
             {
                 open.Add(session);
             }

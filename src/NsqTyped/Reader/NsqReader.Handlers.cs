@@ -182,12 +182,22 @@ public sealed partial class NsqReader
         {
             // Like go-nsq: look up at once, then start the periodic polls after a random part of the jitter.
             await QueryLookupdsAsync(token).ConfigureAwait(false);
-            var delay = LookupdDiscovery.InitialDelay(_options.LookupdPollInterval, _options.LookupdPollJitter, random);
+            var due = _time.GetUtcNow() + LookupdDiscovery.InitialDelay(_options.LookupdPollInterval, _options.LookupdPollJitter, random);
             while (true)
             {
-                await Task.Delay(delay, _time, token).ConfigureAwait(false);
+                if (!await WaitForLookupAsync(due - _time.GetUtcNow(), token).ConfigureAwait(false))
+                {
+                    due = _time.GetUtcNow() + LookupdDiscovery.NextDelay(_options.LookupdPollInterval, _options.LookupdPollJitter, random);
+                }
+                else
+                {
+                    // A discovered connection ended. Ask after the first reconnect delay rather than at once (go-nsq):
+                    // nsqd closes the clients of a deleted topic before lookupd has processed its unregistration, and
+                    // a producer that accepts and drops at once must not turn this into a busy loop.
+                    await Task.Delay(_options.ReconnectDelay, _time, token).ConfigureAwait(false);
+                }
+
                 await QueryLookupdsAsync(token).ConfigureAwait(false);
-                delay = LookupdDiscovery.NextDelay(_options.LookupdPollInterval, _options.LookupdPollJitter, random);
             }
         }
         catch (OperationCanceledException) when (token.IsCancellationRequested)
@@ -195,6 +205,45 @@ public sealed partial class NsqReader
             // Closing.
         }
     }
+
+    /// <summary>Waits for the next poll; true when a lookup was asked for before it was due.</summary>
+    private async Task<bool> WaitForLookupAsync(TimeSpan delay, CancellationToken token)
+    {
+        if (_lookupRequests.Reader.TryRead(out _))
+        {
+            return true;
+        }
+
+        if (delay <= TimeSpan.Zero)
+        {
+            return false;
+        }
+
+        using var wait = CancellationTokenSource.CreateLinkedTokenSource(token);
+        var timer = Task.Delay(delay, _time, wait.Token);
+        var request = _lookupRequests.Reader.WaitToReadAsync(wait.Token).AsTask();
+        await Task.WhenAny(timer, request).ConfigureAwait(false);
+        await wait.CancelAsync().ConfigureAwait(false);
+        await ObserveAsync(timer).ConfigureAwait(false);
+        await ObserveAsync(request).ConfigureAwait(false);
+        token.ThrowIfCancellationRequested();
+        return _lookupRequests.Reader.TryRead(out _);
+    }
+
+    private static async Task ObserveAsync(Task task)
+    {
+        try
+        {
+            await task.ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            // The other one finished first.
+        }
+    }
+
+    /// <summary>Asks the poll loop for a lookup now (requests coalesce; a no-op without lookupds).</summary>
+    private void RequestLookup() => _lookupRequests.Writer.TryWrite(true);
 
     private async Task QueryLookupdsAsync(CancellationToken token)
     {

@@ -58,6 +58,7 @@ public sealed partial class NsqReader : INsqPublisher, IAsyncDisposable
     private readonly RdyController<ReaderConnection> _rdy;
     private readonly NsqBackoffPolicy _reconnectBackoff;
     private readonly LookupdDiscovery _discovery = new();
+    private readonly Channel<bool> _lookupRequests = Channel.CreateBounded<bool>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite, SingleReader = true });
     private readonly Dictionary<NsqEndpoint, EndpointState> _endpoints = [];
     private readonly NsqEndpoint[] _direct;
     private readonly LookupdClient[] _lookupds;

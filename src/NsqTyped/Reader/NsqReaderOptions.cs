@@ -83,7 +83,11 @@ public sealed record NsqReaderOptions
     /// </summary>
     public Func<NsqMessage, CancellationToken, ValueTask>? GivingUpHook { get; init; }
 
-    /// <summary>First delay before reconnecting a dropped direct nsqd address; it doubles (with jitter) on each failure up to <see cref="MaxReconnectDelay"/>. Default 1 s.</summary>
+    /// <summary>
+    /// First delay before reconnecting a dropped direct nsqd address (or a producer lookupd lists that refuses
+    /// connections); it doubles (with jitter) on each failure up to <see cref="MaxReconnectDelay"/>. Also the wait
+    /// before the lookupd query that a dropped discovered connection triggers. Default 1 s.
+    /// </summary>
     public TimeSpan ReconnectDelay { get; init; } = TimeSpan.FromSeconds(1);
 
     /// <summary>Longest delay between reconnection attempts to a direct nsqd address. Default 60 s (go-nsq reconnects every lookupd_poll_interval, 60 s).</summary>

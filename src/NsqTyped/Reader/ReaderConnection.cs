@@ -15,9 +15,6 @@ internal sealed class ReaderConnection(string id, NsqEndpoint endpoint, NsqdConn
     /// <summary>SUB succeeded and the RDY controller knows this connection.</summary>
     public bool Subscribed { get; set; }
 
-    /// <summary>The producer vanished from lookupd: RDY 0 sent; CLS and close once its messages are answered.</summary>
-    public bool Retiring { get; set; }
-
     /// <summary>CLS was sent (a second CLS is a fatal protocol error).</summary>
     public bool CloseSent { get; set; }
 
@@ -38,7 +35,7 @@ internal sealed class EndpointState(NsqEndpoint endpoint)
     /// <summary>Listed in <see cref="NsqReaderOptions.NsqdTcpAddresses"/>: reconnected with backoff when it drops.</summary>
     public bool IsDirect { get; set; }
 
-    /// <summary>Currently reported by some lookupd.</summary>
+    /// <summary>Listed by the last answers of the lookupds (see <see cref="LookupdDiscovery"/>): (re)connected while true.</summary>
     public bool IsDiscovered { get; set; }
 
     public ReaderConnection? Session { get; set; }

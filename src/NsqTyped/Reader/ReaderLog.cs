@@ -29,7 +29,7 @@ internal static partial class ReaderLog
     [LoggerMessage(EventId = 1206, Level = LogLevel.Information, Message = "Reader {Name}: lookupd reports new producer {Address}")]
     public static partial void ProducerDiscovered(ILogger logger, string name, string address);
 
-    [LoggerMessage(EventId = 1207, Level = LogLevel.Information, Message = "Reader {Name}: producer {Address} vanished from lookupd; closing its connection")]
+    [LoggerMessage(EventId = 1207, Level = LogLevel.Information, Message = "Reader {Name}: producer {Address} no longer listed by lookupd; a live connection stays until nsqd closes it, and is not reconnected")]
     public static partial void ProducerVanished(ILogger logger, string name, string address);
 
     [LoggerMessage(EventId = 1208, Level = LogLevel.Debug, Message = "Reader {Name}: RDY {Count} on {Address}")]
@@ -73,4 +73,7 @@ internal static partial class ReaderLog
 
     [LoggerMessage(EventId = 1221, Level = LogLevel.Error, Message = "Reader {Name}: the actor loop failed handling {Command}")]
     public static partial void ActorFailed(ILogger logger, string name, string command, Exception error);
+
+    [LoggerMessage(EventId = 1222, Level = LogLevel.Error, Message = "Reader {Name}: nsqd {Address} refused the connection; retrying with backoff will not help until the configuration changes")]
+    public static partial void ConnectRefused(ILogger logger, string name, string address, Exception error);
 }

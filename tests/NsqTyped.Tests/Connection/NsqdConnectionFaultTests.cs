@@ -59,7 +59,7 @@ public sealed class NsqdConnectionFaultTests(NsqTestServers servers)
         await NsqTestServers.WaitUntilAsync(() => proxy.BytesFromClient >= before + 10, TimeSpan.FromSeconds(5), "the first publish reached the server");
         proxy.Cut();
 
-        await Task.WhenAll(publishes).ContinueWith(_ => { }, TaskScheduler.Default).WaitAsync(TimeSpan.FromSeconds(5), Ct);
+        await Task.WhenAll(publishes).ContinueWith(t => _ = t.Exception, TaskScheduler.Default).WaitAsync(TimeSpan.FromSeconds(5), Ct);
         Assert.All(publishes, t => Assert.IsAssignableFrom<NsqConnectionException>(t.Exception?.InnerException));
         Assert.NotNull((await closed.Task.WaitAsync(TimeSpan.FromSeconds(5), Ct)).Error);
         Assert.False(connection.IsConnected);

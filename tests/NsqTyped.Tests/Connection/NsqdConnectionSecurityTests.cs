@@ -45,7 +45,7 @@ public sealed class NsqdConnectionSecurityTests(NsqTestServers servers)
         await using var nsqd = await servers.StartNsqdAsync(TestCertificates.NsqdFlags(TestCertificates.CreateUntrustedServer()), Ct);
         var options = NsqdConnectionOptions.Default with { Tls = new NsqTlsOptions { TargetHost = "localhost" } };
 
-        var error = await Assert.ThrowsAsync<NsqConnectionException>(async () => await NsqdConnection.ConnectAsync(nsqd.TcpAddress, options, Ct));
+        var error = await Assert.ThrowsAsync<NsqHandshakeRefusedException>(async () => await NsqdConnection.ConnectAsync(nsqd.TcpAddress, options, Ct));
 
         Assert.IsType<AuthenticationException>(error.InnerException);
     }
@@ -56,7 +56,7 @@ public sealed class NsqdConnectionSecurityTests(NsqTestServers servers)
         await using var nsqd = await servers.StartNsqdAsync(TestCertificates.NsqdFlags(TestCertificates.Server), Ct);
         var options = NsqdConnectionOptions.Default with { Tls = TrustTestAuthority with { TargetHost = "nsqd.example.org" } };
 
-        await Assert.ThrowsAsync<NsqConnectionException>(async () => await NsqdConnection.ConnectAsync(nsqd.TcpAddress, options, Ct));
+        await Assert.ThrowsAsync<NsqHandshakeRefusedException>(async () => await NsqdConnection.ConnectAsync(nsqd.TcpAddress, options, Ct));
     }
 
     [Fact]
@@ -95,7 +95,7 @@ public sealed class NsqdConnectionSecurityTests(NsqTestServers servers)
     {
         var options = NsqdConnectionOptions.Default with { Tls = TrustTestAuthority };
 
-        var error = await Assert.ThrowsAsync<NsqConnectionException>(async () => await NsqdConnection.ConnectAsync(servers.NsqdTcpAddress, options, Ct));
+        var error = await Assert.ThrowsAsync<NsqHandshakeRefusedException>(async () => await NsqdConnection.ConnectAsync(servers.NsqdTcpAddress, options, Ct));
 
         Assert.Contains("TLS", error.Message, StringComparison.Ordinal);
     }
@@ -151,7 +151,7 @@ public sealed class NsqdConnectionSecurityTests(NsqTestServers servers)
         await using var auth = TestAuthServer.Start(new SecretAuthorizer());
         await using var nsqd = await servers.StartNsqdAsync(["--auth-http-address=" + auth.Address], Ct);
 
-        var error = await Assert.ThrowsAsync<NsqConnectionException>(async () => await NsqdConnection.ConnectAsync(nsqd.TcpAddress, cancellationToken: Ct));
+        var error = await Assert.ThrowsAsync<NsqHandshakeRefusedException>(async () => await NsqdConnection.ConnectAsync(nsqd.TcpAddress, cancellationToken: Ct));
 
         Assert.Contains("AuthSecret", error.Message, StringComparison.Ordinal);
     }

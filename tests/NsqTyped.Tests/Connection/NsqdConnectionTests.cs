@@ -302,7 +302,7 @@ public sealed class NsqdConnectionTests(NsqTestServers servers)
         var publishes = new[] { connection.PublishDeferredAsync(topic, "x"u8.ToArray(), TimeSpan.FromDays(30), Ct).AsTask() }
             .Concat(Enumerable.Range(0, 50).Select(_ => connection.PublishAsync(topic, "x"u8.ToArray(), Ct).AsTask()))
             .ToArray();
-        await Task.WhenAll(publishes).ContinueWith(_ => { }, TaskScheduler.Default).WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        await Task.WhenAll(publishes).ContinueWith(t => _ = t.Exception, TaskScheduler.Default).WaitAsync(TimeSpan.FromSeconds(10), Ct);
 
         Assert.IsType<NsqServerException>(publishes[0].Exception?.InnerException);
         Assert.All(publishes.Skip(1), t => Assert.IsAssignableFrom<NsqConnectionException>(t.Exception?.InnerException));

@@ -51,6 +51,44 @@ public sealed class LookupdDiscoveryTests
     }
 
     [Fact]
+    public void A_lookupd_failing_for_several_polls_stops_counting_and_counts_again_when_it_answers()
+    {
+        var discovery = new LookupdDiscovery();
+        discovery.Apply([Answer("l1", A), Answer("l2", B)]);
+
+        for (var i = 1; i < LookupdDiscovery.StaleAfterFailures; i++)
+        {
+            Assert.Empty(discovery.Apply([Answer("l1", A), new("l2", null)]).Removed);
+        }
+
+        var diff = discovery.Apply([Answer("l1", A), new("l2", null)]);
+        Assert.Equal([B], diff.Removed);
+        Assert.Equal([A], discovery.Current);
+
+        diff = discovery.Apply([Answer("l1", A), Answer("l2", B)]);
+        Assert.Equal([B], diff.Added);
+    }
+
+    [Fact]
+    public void An_answer_between_failures_resets_the_failure_count()
+    {
+        var discovery = new LookupdDiscovery();
+        discovery.Apply([Answer("l1", A)]);
+        for (var round = 0; round < 3; round++)
+        {
+            for (var i = 1; i < LookupdDiscovery.StaleAfterFailures; i++)
+            {
+                discovery.Apply([new("l1", null)]);
+            }
+
+            discovery.Apply([Answer("l1", A)]);
+        }
+
+        Assert.Empty(discovery.Apply([new("l1", null)]).Removed);
+        Assert.Contains(A, discovery.Current);
+    }
+
+    [Fact]
     public void First_poll_waits_a_random_part_of_jitter_times_interval()
     {
         var random = new Random(7);
