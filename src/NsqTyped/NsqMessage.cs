@@ -44,6 +44,9 @@ public sealed class NsqMessage
     /// <summary>The message body.</summary>
     public ReadOnlyMemory<byte> Body { get; }
 
+    /// <summary>Where FIN/REQ/TOUCH go (for a Reader's messages: the delivering connection's session).</summary>
+    internal INsqMessageResponder Responder => _responder;
+
     /// <summary>Whether <see cref="FinishAsync"/> or <see cref="RequeueAsync"/> has been called.</summary>
     public bool HasResponded => Volatile.Read(ref _responded) != 0;
 

@@ -57,20 +57,19 @@ public sealed partial class NsqReader
                 return;
             }
 
-            if (reader.TryRead(out var delivery))
+            if (reader.TryRead(out var message))
             {
-                await ProcessAsync(delivery).ConfigureAwait(false);
+                await ProcessAsync(message).ConfigureAwait(false);
             }
         }
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask ProcessAsync(ReaderDelivery delivery)
+    private async ValueTask ProcessAsync(NsqMessage message)
     {
-        var message = delivery.Message;
         if (IsClosing)
         {
-            await RequeueUnstartedAsync(delivery).ConfigureAwait(false);
+            await RequeueUnstartedAsync(message).ConfigureAwait(false);
             return;
         }
 
@@ -154,8 +153,8 @@ public sealed partial class NsqReader
     }
 
     /// <summary>REQ 0 without backoff for a message nobody started: it goes back to nsqd at once.</summary>
-    private ValueTask RequeueUnstartedAsync(ReaderDelivery delivery) =>
-        RespondAsync(delivery.Message, static m => m.RequeueAsync(TimeSpan.Zero, backoff: false));
+    private ValueTask RequeueUnstartedAsync(NsqMessage message) =>
+        RespondAsync(message, static m => m.RequeueAsync(TimeSpan.Zero, backoff: false));
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask RespondAsync(NsqMessage message, Func<NsqMessage, ValueTask> respond)

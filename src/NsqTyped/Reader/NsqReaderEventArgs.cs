@@ -33,14 +33,14 @@ public sealed class NsqHandlerExceptionEventArgs : EventArgs
 public sealed class NsqReaderAuthenticatedEventArgs : EventArgs
 {
     /// <summary>Creates the event data.</summary>
-    public NsqReaderAuthenticatedEventArgs(NsqdConnection connection, NsqAuthResponse response)
+    public NsqReaderAuthenticatedEventArgs(NsqReaderConnection connection, NsqAuthResponse response)
     {
         Connection = connection;
         Response = response;
     }
 
-    /// <summary>The connection that authenticated.</summary>
-    public NsqdConnection Connection { get; }
+    /// <summary>The connection that authenticated (the same view <see cref="NsqReader.Connections"/> lists).</summary>
+    public NsqReaderConnection Connection { get; }
 
     /// <summary>The identity nsqd's auth server assigned.</summary>
     public NsqAuthResponse Response { get; }
