@@ -213,6 +213,7 @@ internal static class Emitter
         if (!h.IsStatic)
         {
             w.Line($"private readonly {Factory}? _handlerFactory;");
+            w.Line("private object? _handler;");
             w.Line();
             w.Line("/// <summary>Creates the dispatcher.</summary>");
             w.Line("/// <param name=\"handlerFactory\">Returns the handler instance, or null to resolve it from the service provider or its parameterless constructor.</param>");
@@ -249,7 +250,7 @@ internal static class Emitter
         else
         {
             var create = h.CanConstruct ? $"static () => new {h.ContainingTypeFullyQualifiedName}()" : "null";
-            w.Line($"var handler = {KnownTypes.NsqTypedDispatching}.GetHandlerInstance<{h.ContainingTypeFullyQualifiedName}>(_handlerFactory, services, {create}, HandlerName);");
+            w.Line($"var handler = {KnownTypes.NsqTypedDispatching}.GetHandlerInstance<{h.ContainingTypeFullyQualifiedName}>(_handlerFactory, services, {create}, ref _handler, HandlerName);");
             target = "handler";
         }
 

@@ -105,6 +105,20 @@ public sealed class DispatcherTests
     }
 
     [Fact]
+    public async Task Without_DI_or_factory_one_handler_instance_serves_every_message_of_a_dispatcher()
+    {
+        var dispatcher = Assert.Single(NsqTypedHandlers.Create(null), d => d.Channel == "self");
+        var lines = Enumerable.Range(0, 3).Select(i => $"shared-{i}-{Guid.NewGuid()}").ToList();
+
+        foreach (var line in lines)
+        {
+            await dispatcher.DispatchAsync(_responder.Message(Encoding.UTF8.GetBytes(line)), null, TestContext.Current.CancellationToken);
+        }
+
+        Assert.Single(lines.Select(l => SelfContainedHandler.HandledBy[l]).Distinct());
+    }
+
+    [Fact]
     public async Task Instance_handler_without_parameterless_constructor_is_resolved_from_the_service_provider()
     {
         var services = new DictionaryServiceProvider(new() { [typeof(DependentHandler)] = new DependentHandler(_handlers) });

@@ -82,6 +82,7 @@ namespace NsqTyped
         internal sealed class Billing_HandleAsync_Dispatcher : global::NsqTyped.INsqHandlerDispatcher
         {
             private readonly global::System.Func<global::System.Type, object>? _handlerFactory;
+            private object? _handler;
 
             /// <summary>Creates the dispatcher.</summary>
             /// <param name="handlerFactory">Returns the handler instance, or null to resolve it from the service provider or its parameterless constructor.</param>
@@ -111,7 +112,7 @@ namespace NsqTyped
                 }
 
                 var value = global::NsqTyped.NsqTypedSerializers.OrderCreated.Deserialize(new global::System.Buffers.ReadOnlySequence<byte>(message.Body));
-                var handler = global::NsqTyped.NsqTypedDispatching.GetHandlerInstance<global::Shop.Billing>(_handlerFactory, services, static () => new global::Shop.Billing(), HandlerName);
+                var handler = global::NsqTyped.NsqTypedDispatching.GetHandlerInstance<global::Shop.Billing>(_handlerFactory, services, static () => new global::Shop.Billing(), ref _handler, HandlerName);
                 return handler.HandleAsync(value, cancellationToken);
             }
         }
@@ -120,6 +121,7 @@ namespace NsqTyped
         internal sealed class Mailer_SendAsync_Dispatcher : global::NsqTyped.INsqHandlerDispatcher
         {
             private readonly global::System.Func<global::System.Type, object>? _handlerFactory;
+            private object? _handler;
 
             /// <summary>Creates the dispatcher.</summary>
             /// <param name="handlerFactory">Returns the handler instance, or null to resolve it from the service provider or its parameterless constructor.</param>
@@ -149,7 +151,7 @@ namespace NsqTyped
                 }
 
                 var value = global::NsqTyped.NsqTypedSerializers.OrderCreated.Deserialize(new global::System.Buffers.ReadOnlySequence<byte>(message.Body));
-                var handler = global::NsqTyped.NsqTypedDispatching.GetHandlerInstance<global::Shop.Mailer>(_handlerFactory, services, null, HandlerName);
+                var handler = global::NsqTyped.NsqTypedDispatching.GetHandlerInstance<global::Shop.Mailer>(_handlerFactory, services, null, ref _handler, HandlerName);
                 return handler.SendAsync(value, new global::NsqTyped.NsqMessageContext(message, Topic, Channel));
             }
         }
@@ -186,6 +188,7 @@ namespace NsqTyped
         internal sealed class Billing_AwardAsync_Dispatcher : global::NsqTyped.INsqHandlerDispatcher
         {
             private readonly global::System.Func<global::System.Type, object>? _handlerFactory;
+            private object? _handler;
 
             /// <summary>Creates the dispatcher.</summary>
             /// <param name="handlerFactory">Returns the handler instance, or null to resolve it from the service provider or its parameterless constructor.</param>
@@ -215,7 +218,7 @@ namespace NsqTyped
                 }
 
                 var value = global::NsqTyped.NsqTypedSerializers.PointsAwarded.Deserialize(new global::System.Buffers.ReadOnlySequence<byte>(message.Body));
-                var handler = global::NsqTyped.NsqTypedDispatching.GetHandlerInstance<global::Shop.Billing>(_handlerFactory, services, static () => new global::Shop.Billing(), HandlerName);
+                var handler = global::NsqTyped.NsqTypedDispatching.GetHandlerInstance<global::Shop.Billing>(_handlerFactory, services, static () => new global::Shop.Billing(), ref _handler, HandlerName);
                 return new global::System.Threading.Tasks.ValueTask(handler.AwardAsync(value));
             }
         }

@@ -529,6 +529,30 @@ public sealed class NsqReaderTests(NsqTestServers servers)
         Assert.Equal(3, Volatile.Read(ref count));
     }
 
+    [Fact]
+    public async Task A_message_nobody_answers_stops_counting_at_msg_timeout_so_close_does_not_wait_for_it()
+    {
+        var options = Options with { Connection = Options.Connection with { MsgTimeout = TimeSpan.FromSeconds(1) } };
+        var reader = new NsqReader(options);
+        await reader.StartAsync(TestContext.Current.CancellationToken);
+        await PublishAsync(servers.NsqdTcpAddress, _topic, 1);
+        NsqMessage? held = null;
+        await foreach (var message in reader.ReadAllAsync(TestContext.Current.CancellationToken))
+        {
+            held = message;
+            break;
+        }
+
+        Assert.Equal(1, Assert.Single(reader.Connections).InFlightCount);
+        Assert.True(reader.IsStarved);
+
+        // No token: only the expiry of the held message at msg_timeout can end the wait.
+        await reader.CloseAsync(CancellationToken.None).AsTask().WaitAsync(WaitLimit, TestContext.Current.CancellationToken);
+
+        Assert.False(held!.HasResponded);
+        Assert.True(reader.Completion.IsCompletedSuccessfully);
+    }
+
     private sealed class RecordingDispatcher(string topic, string channel) : INsqHandlerDispatcher
     {
         public ConcurrentQueue<NsqMessage> Calls { get; } = new();

@@ -129,26 +129,34 @@ public sealed class TypedEndToEndTests(NsqTestServers servers)
     }
 
     [Fact]
-    public async Task Reader_given_a_dispatcher_and_a_provider_resolves_the_instance_handler_from_it()
+    public async Task Reader_given_a_dispatcher_and_a_provider_resolves_the_instance_handler_from_a_scope_per_message()
     {
         var runId = TypedDeliveries.NewRun();
         var ledger = new InvoiceLedger();
-        await using var provider = new ServiceCollection().AddSingleton(ledger).AddNsqTypedHandlers().BuildServiceProvider();
+
+        // ValidateScopes: resolving the scoped handler from the root provider would throw.
+        await using var provider = new ServiceCollection().AddSingleton(ledger).AddNsqTypedHandlers()
+            .BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
         var dispatcher = provider.GetServices<INsqHandlerDispatcher>().Single(d => d.Topic == NsqTopics.InvoiceIssuedEvent);
         await CreateChannelsAsync([dispatcher]);
+        var failures = new ConcurrentQueue<Exception>();
         await using var reader = new NsqReader(ReaderOptions, dispatcher, provider);
+        reader.HandlerException += (_, e) => failures.Enqueue(e.Error);
         await reader.StartAsync(TestContext.Current.CancellationToken);
 
+        var sent = new[] { new InvoiceIssuedEvent(runId, 7, 70m), new InvoiceIssuedEvent(runId, 8, 80m), new InvoiceIssuedEvent(runId, 9, 90m) };
         await using (var producer = new NsqProducer(servers.NsqdTcpAddress))
         {
-            await producer.PublishInvoiceIssuedAsync(new InvoiceIssuedEvent(runId, 7, 70m), TestContext.Current.CancellationToken);
+            await producer.PublishInvoiceIssuedBatchAsync(sent, TestContext.Current.CancellationToken);
         }
 
-        await NsqTestServers.WaitUntilAsync(() => TypedDeliveries.Of(runId).Count >= 1, WaitLimit, "the invoice is handled");
+        await NsqTestServers.WaitUntilAsync(() => TypedDeliveries.Of(runId).Count >= 3, WaitLimit, "the invoices are handled");
         await WaitUntilDrainedAsync([dispatcher]);
-        var delivery = Assert.Single(TypedDeliveries.Of(runId));
-        Assert.Equal(new InvoiceIssuedEvent(runId, 7, 70m), delivery.Message);
-        Assert.Equal(1, ledger.Entries);
+        var deliveries = TypedDeliveries.Of(runId);
+        Assert.Equal(sent, deliveries.Select(d => (InvoiceIssuedEvent)d.Message).OrderBy(i => i.Number));
+        Assert.Equal(3, deliveries.Select(d => d.InstanceId).Distinct().Count());
+        Assert.Equal(3, ledger.Entries);
+        Assert.Empty(failures);
     }
 
     [Fact]
