@@ -235,13 +235,20 @@ internal static class Emitter
         w.Line("/// <inheritdoc />");
         w.Line($"public string HandlerName => {Literal(h.HandlerDisplayName)};");
         w.Line();
+        if (h.DeadLetterTopic is not null)
+        {
+            w.Line("/// <inheritdoc />");
+            w.Line($"public string? DeadLetterTopic => {Literal(h.DeadLetterTopic)};");
+            w.Line();
+        }
+
         w.Line("/// <inheritdoc />");
         w.Open($"public {Task} DispatchAsync({KnownTypes.NsqMessage} message, global::System.IServiceProvider? services, {Token} cancellationToken)");
         w.Open("if (message is null)");
         w.Line("throw new global::System.ArgumentNullException(nameof(message));");
         w.Close();
         w.Line();
-        w.Line($"var value = global::{KnownTypes.GeneratedNamespace}.{KnownTypes.SerializersClass}.{Escape(spec.TopicIdentifier)}.Deserialize(new global::System.Buffers.ReadOnlySequence<byte>(message.Body));");
+        w.Line($"var value = {KnownTypes.NsqTypedDispatching}.Deserialize<{messageType}>(global::{KnownTypes.GeneratedNamespace}.{KnownTypes.SerializersClass}.{Escape(spec.TopicIdentifier)}, message, HandlerName);");
         string target;
         if (h.IsStatic)
         {

@@ -84,9 +84,12 @@ public sealed class NsqMessage
         return _responder.TouchAsync(this, cancellationToken);
     }
 
+    /// <summary>Marks the message answered for a response the runtime sends itself; false when it already was.</summary>
+    internal bool TryMarkResponded() => Interlocked.Exchange(ref _responded, 1) == 0;
+
     private void MarkResponded()
     {
-        if (Interlocked.Exchange(ref _responded, 1) != 0)
+        if (!TryMarkResponded())
         {
             throw new InvalidOperationException($"Message {Id} has already been finished or requeued.");
         }

@@ -23,6 +23,7 @@ internal interface INsqMessageSink
 public sealed partial class NsqdConnection
 {
     private INsqMessageSink? _sink;
+    private bool _readyHeld;
 
     /// <summary>When the last message was delivered or answered on this connection (<see cref="Environment.TickCount64"/>); 0 before the first.</summary>
     internal long LastActivity => _ledger.LastActivity;
@@ -75,6 +76,8 @@ public sealed partial class NsqdConnection
                 _lastReady = 0;
             }
 
+            // Until the owner has taken the failure into account, no RDY it decided earlier may reopen the window.
+            _readyHeld = true;
             NsqCommandWriter.WriteReq(_buffer, messageId, (long)delay.TotalMilliseconds);
         }
 
@@ -86,6 +89,37 @@ public sealed partial class NsqdConnection
         }
 
         return ValueTask.CompletedTask;
+    }
+
+    /// <summary>
+    /// RDY for the Reader's controller: an increase is dropped while a failure's RDY 0 is held (from the
+    /// pausing <see cref="RequeueAsync(NsqMessageId, TimeSpan, bool, bool, CancellationToken)"/> until
+    /// <see cref="ReleaseReadyHold"/>), so a decision taken before the failure cannot undo its pause.
+    /// </summary>
+    internal void ReadyFromController(long count)
+    {
+        lock (_writeLock)
+        {
+            if (_state != StateOpen || (_readyHeld && count > 0))
+            {
+                return;
+            }
+
+            NsqCommandWriter.WriteRdy(_buffer, count);
+            _lastReady = count;
+            _rdyCeiling = Math.Max(_rdyCeiling, count);
+        }
+
+        SignalWriter();
+    }
+
+    /// <summary>The owner processed the failure that paused this connection: its RDY decisions apply again.</summary>
+    internal void ReleaseReadyHold()
+    {
+        lock (_writeLock)
+        {
+            _readyHeld = false;
+        }
     }
 
     /// <summary>

@@ -123,6 +123,12 @@ public sealed partial class NsqReader
                 break;
 
             case CommandKind.MessageCompleted:
+                if (command.Outcome == RdyOutcome.Failure)
+                {
+                    // The responder paused the connection with the REQ; from here the controller decides again.
+                    command.Session!.Connection.ReleaseReadyHold();
+                }
+
                 _rdy.OnMessageCompleted(command.Session!, command.Outcome);
                 break;
 
@@ -496,14 +502,17 @@ public sealed partial class NsqReader
         _reportOutcomes = _rdy.Phase != RdyPhase.Flowing || _rdy.HasHeldGrants;
         RdySent?.Invoke(session.Id, count, _rdy.GetMaxRdy(session));
         ReaderLog.SendingRdy(_logger, _name, session.Endpoint.ToString(), count);
-        IgnoreFailure(session.Connection.ReadyAsync(count));
+        session.Connection.ReadyFromController(count);
     }
 
     private void ReportBackoff()
     {
+        DateTimeOffset? until = null;
         switch (_rdy.Phase)
         {
             case RdyPhase.BackingOff:
+                until = _rdy.BackoffUntil;
+                NsqTelemetry.BackedOff(_options.Topic, _options.Channel);
                 ReaderLog.BackingOff(_logger, _name, (long)(_rdy.BackoffUntil - _time.GetUtcNow()).TotalMilliseconds, _rdy.BackoffCounter);
                 break;
             case RdyPhase.Testing:
@@ -514,7 +523,13 @@ public sealed partial class NsqReader
                 break;
         }
 
-        BackoffChanged?.Invoke(_rdy.Phase, _rdy.BackoffCounter);
+        Volatile.Write(ref _backoffPhase, (int)_rdy.Phase);
+        Volatile.Write(ref _backoffCounter, _rdy.BackoffCounter);
+        BackoffHook?.Invoke(_rdy.Phase, _rdy.BackoffCounter);
+        if (BackoffChanged is { } changed)
+        {
+            Raise(changed, new NsqBackoffEventArgs((NsqBackoffPhase)_rdy.Phase, _rdy.BackoffCounter, until));
+        }
     }
 
     private void ScheduleTick()

@@ -72,6 +72,8 @@ public sealed partial class NsqReader : INsqPublisher, IAsyncDisposable
     private readonly object _closeLock = new();
 
     private int _state;
+    private int _backoffPhase;
+    private int _backoffCounter;
     private volatile bool _reportOutcomes;
     private int _workerCount;
     private int _workerTarget;
@@ -187,7 +189,7 @@ public sealed partial class NsqReader : INsqPublisher, IAsyncDisposable
             throw new ArgumentException($"The options name channel '{options.Channel}' but {dispatcher.HandlerName} handles '{dispatcher.Channel}'.", nameof(options));
         }
 
-        return options with { Topic = dispatcher.Topic, Channel = dispatcher.Channel };
+        return options with { Topic = dispatcher.Topic, Channel = dispatcher.Channel, DeadLetterTopic = options.DeadLetterTopic ?? dispatcher.DeadLetterTopic };
     }
 
     /// <summary>The settings this Reader was created with.</summary>
@@ -222,6 +224,12 @@ public sealed partial class NsqReader : INsqPublisher, IAsyncDisposable
     /// <summary>The subscribed connections right now (gnsq <c>connections</c>), as read-only views: the Reader alone sends their RDY and SUB.</summary>
     public IReadOnlyList<NsqReaderConnection> Connections => [.. Volatile.Read(ref _open).Select(s => s.View)];
 
+    /// <summary>Where the failure backoff stands: full flow, backing off, testing with RDY 1, or stopped (closing).</summary>
+    public NsqBackoffPhase BackoffPhase => (NsqBackoffPhase)Volatile.Read(ref _backoffPhase);
+
+    /// <summary>Consecutive failures not yet paid back by successes (0 in full flow).</summary>
+    public int BackoffCounter => Volatile.Read(ref _backoffCounter);
+
     /// <summary>Whether handler failures back off (<see cref="NsqReaderOptions.MaxBackoffDuration"/> above zero).</summary>
     internal bool BacksOff => _options.MaxBackoffDuration > TimeSpan.Zero;
 
@@ -246,6 +254,12 @@ public sealed partial class NsqReader : INsqPublisher, IAsyncDisposable
     /// <summary>A message exceeded <see cref="NsqReaderOptions.MaxTries"/> and is finished without the handler (gnsq <c>on_giving_up</c>: the message).</summary>
     public event EventHandler<NsqGivingUpEventArgs>? GivingUp;
 
+    /// <summary>
+    /// The backoff changed phase or counter (after a handler failure, when a wait ends, on each success while
+    /// testing). Raised on the Reader's control loop: keep handlers short.
+    /// </summary>
+    public event EventHandler<NsqBackoffEventArgs>? BackoffChanged;
+
     /// <summary>The handler threw (gnsq <c>on_exception</c>: the message and the error); the message is requeued.</summary>
     public event EventHandler<NsqHandlerExceptionEventArgs>? HandlerException;
 
@@ -262,7 +276,7 @@ public sealed partial class NsqReader : INsqPublisher, IAsyncDisposable
     internal event Action<string>? SessionRemoved;
 
     /// <summary>Test hook, raised on the actor loop when the backoff phase or counter changed.</summary>
-    internal event Action<RdyPhase, int>? BackoffChanged;
+    internal event Action<RdyPhase, int>? BackoffHook;
 
     private bool IsPullMode { get; }
 

@@ -71,16 +71,20 @@ internal sealed class ReaderConnection : INsqMessageSink, INsqMessageResponder
     ValueTask INsqMessageSink.DeliverAsync(NsqMessage message, CancellationToken cancellationToken) =>
         _reader.EnqueueAsync(this, message, cancellationToken);
 
-    public ValueTask FinishAsync(NsqMessage message, CancellationToken cancellationToken)
+    public ValueTask FinishAsync(NsqMessage message, CancellationToken cancellationToken) =>
+        FinishAsync(message, RdyOutcome.Success, cancellationToken);
+
+    /// <summary>FIN with the outcome the backoff hears: a given-up message is neutral, not a success.</summary>
+    public ValueTask FinishAsync(NsqMessage message, RdyOutcome outcome, CancellationToken cancellationToken)
     {
         var sent = Connection.FinishAsync(message.Id, cancellationToken);
         if (!sent.IsCompletedSuccessfully)
         {
-            return Completed(sent, RdyOutcome.Success);
+            return Completed(sent, outcome);
         }
 
         _reader.RaiseFinished(message.Id);
-        _reader.OnResponded(this, RdyOutcome.Success);
+        _reader.OnResponded(this, outcome);
         return default;
     }
 

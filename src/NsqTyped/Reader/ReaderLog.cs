@@ -73,4 +73,13 @@ internal static partial class ReaderLog
 
     [LoggerMessage(EventId = 1221, Level = LogLevel.Error, Message = "Reader {Name}: the actor loop failed handling {Command}")]
     public static partial void ActorFailed(ILogger logger, string name, string command, Exception error);
+
+    [LoggerMessage(EventId = 1222, Level = LogLevel.Warning, Message = "Reader {Name} giving up on poison message {MessageId} at attempt {Attempts}: it can never be handled")]
+    public static partial void Poison(ILogger logger, string name, string messageId, int attempts, Exception error);
+
+    [LoggerMessage(EventId = 1223, Level = LogLevel.Information, Message = "Reader {Name} dead-lettered message {MessageId} to topic {Topic}")]
+    public static partial void DeadLettered(ILogger logger, string name, string messageId, string topic);
+
+    [LoggerMessage(EventId = 1224, Level = LogLevel.Error, Message = "Reader {Name} could not dead-letter message {MessageId} to topic {Topic}; requeued in {DelayMs} ms instead of finishing it")]
+    public static partial void DeadLetterFailed(ILogger logger, string name, string messageId, string topic, long delayMs, Exception error);
 }

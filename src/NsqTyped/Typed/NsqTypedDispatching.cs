@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.ComponentModel;
 
 namespace NsqTyped;
@@ -57,5 +58,31 @@ public static class NsqTypedDispatching
 
         throw new InvalidOperationException(
             $"{handlerName} is an instance handler and {typeof(THandler)} has no parameterless constructor: register it with AddNsqTypedHandlers() and pass an IServiceProvider, or create the dispatchers with NsqTypedHandlers.Create(factory).");
+    }
+
+    /// <summary>
+    /// Deserializes the body of <paramref name="message"/>; any failure is an
+    /// <see cref="NsqDeserializationException"/>, which a Reader gives up at once (a poison message)
+    /// instead of retrying it.
+    /// </summary>
+    /// <typeparam name="T">The message type.</typeparam>
+    /// <param name="serializer">The topic's compile-time serializer.</param>
+    /// <param name="message">The delivered message.</param>
+    /// <param name="handlerName">The handler, for the error message.</param>
+    /// <returns>The deserialized message.</returns>
+    /// <exception cref="NsqDeserializationException">The body is not a valid <typeparamref name="T"/>.</exception>
+    public static T Deserialize<T>(INsqSerializer<T> serializer, NsqMessage message, string handlerName)
+    {
+        ArgumentNullException.ThrowIfNull(serializer);
+        ArgumentNullException.ThrowIfNull(message);
+        try
+        {
+            return serializer.Deserialize(new ReadOnlySequence<byte>(message.Body));
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException)
+        {
+            throw new NsqDeserializationException(
+                $"Message {message.Id} ({message.Body.Length} bytes) is not a valid {typeof(T).Name} for {handlerName}: {ex.Message}", ex);
+        }
     }
 }

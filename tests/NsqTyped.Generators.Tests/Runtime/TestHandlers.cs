@@ -74,7 +74,7 @@ public sealed class SelfContainedHandler
     /// <summary>Which instance handled each line.</summary>
     public static ConcurrentDictionary<string, SelfContainedHandler> HandledBy { get; } = new();
 
-    [NsqHandler(Channel = "self")]
+    [NsqHandler(Channel = "self", DeadLetterTopic = "log.lines.dead")]
     public ValueTask OnLine(LogLine line)
     {
         Seen.Enqueue(line.Text);

@@ -73,7 +73,7 @@ namespace NsqTyped
                     throw new global::System.ArgumentNullException(nameof(message));
                 }
 
-                var value = global::NsqTyped.NsqTypedSerializers.OrderCreated.Deserialize(new global::System.Buffers.ReadOnlySequence<byte>(message.Body));
+                var value = global::NsqTyped.NsqTypedDispatching.Deserialize<global::Shop.OrderCreated>(global::NsqTyped.NsqTypedSerializers.OrderCreated, message, HandlerName);
                 return global::Shop.Audit.OnCreated(value);
             }
         }
@@ -111,7 +111,7 @@ namespace NsqTyped
                     throw new global::System.ArgumentNullException(nameof(message));
                 }
 
-                var value = global::NsqTyped.NsqTypedSerializers.OrderCreated.Deserialize(new global::System.Buffers.ReadOnlySequence<byte>(message.Body));
+                var value = global::NsqTyped.NsqTypedDispatching.Deserialize<global::Shop.OrderCreated>(global::NsqTyped.NsqTypedSerializers.OrderCreated, message, HandlerName);
                 var handler = global::NsqTyped.NsqTypedDispatching.GetHandlerInstance<global::Shop.Billing>(_handlerFactory, services, static () => new global::Shop.Billing(), ref _handler, HandlerName);
                 return handler.HandleAsync(value, cancellationToken);
             }
@@ -150,7 +150,7 @@ namespace NsqTyped
                     throw new global::System.ArgumentNullException(nameof(message));
                 }
 
-                var value = global::NsqTyped.NsqTypedSerializers.OrderCreated.Deserialize(new global::System.Buffers.ReadOnlySequence<byte>(message.Body));
+                var value = global::NsqTyped.NsqTypedDispatching.Deserialize<global::Shop.OrderCreated>(global::NsqTyped.NsqTypedSerializers.OrderCreated, message, HandlerName);
                 var handler = global::NsqTyped.NsqTypedDispatching.GetHandlerInstance<global::Shop.Mailer>(_handlerFactory, services, null, ref _handler, HandlerName);
                 return handler.SendAsync(value, new global::NsqTyped.NsqMessageContext(message, Topic, Channel));
             }
@@ -179,7 +179,7 @@ namespace NsqTyped
                     throw new global::System.ArgumentNullException(nameof(message));
                 }
 
-                var value = global::NsqTyped.NsqTypedSerializers.OrderShippedEvent.Deserialize(new global::System.Buffers.ReadOnlySequence<byte>(message.Body));
+                var value = global::NsqTyped.NsqTypedDispatching.Deserialize<global::Shop.OrderShippedEvent>(global::NsqTyped.NsqTypedSerializers.OrderShippedEvent, message, HandlerName);
                 return new global::System.Threading.Tasks.ValueTask(global::Shop.Audit.OnShipped(value, new global::NsqTyped.NsqMessageContext(message, Topic, Channel), cancellationToken));
             }
         }
@@ -217,7 +217,7 @@ namespace NsqTyped
                     throw new global::System.ArgumentNullException(nameof(message));
                 }
 
-                var value = global::NsqTyped.NsqTypedSerializers.PointsAwarded.Deserialize(new global::System.Buffers.ReadOnlySequence<byte>(message.Body));
+                var value = global::NsqTyped.NsqTypedDispatching.Deserialize<global::Shop.PointsAwarded>(global::NsqTyped.NsqTypedSerializers.PointsAwarded, message, HandlerName);
                 var handler = global::NsqTyped.NsqTypedDispatching.GetHandlerInstance<global::Shop.Billing>(_handlerFactory, services, static () => new global::Shop.Billing(), ref _handler, HandlerName);
                 return new global::System.Threading.Tasks.ValueTask(handler.AwardAsync(value));
             }

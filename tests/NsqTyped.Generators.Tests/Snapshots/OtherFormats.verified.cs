@@ -85,7 +85,7 @@ namespace NsqTyped
                     throw new global::System.ArgumentNullException(nameof(message));
                 }
 
-                var value = global::NsqTyped.NsqTypedSerializers.Blob.Deserialize(new global::System.Buffers.ReadOnlySequence<byte>(message.Body));
+                var value = global::NsqTyped.NsqTypedDispatching.Deserialize<global::Shop.Blob>(global::NsqTyped.NsqTypedSerializers.Blob, message, HandlerName);
                 var handler = global::NsqTyped.NsqTypedDispatching.GetHandlerInstance<global::Shop.Counter>(_handlerFactory, services, static () => new global::Shop.Counter(), ref _handler, HandlerName);
                 return handler.OnBlob(value);
             }
@@ -124,7 +124,7 @@ namespace NsqTyped
                     throw new global::System.ArgumentNullException(nameof(message));
                 }
 
-                var value = global::NsqTyped.NsqTypedSerializers.Image.Deserialize(new global::System.Buffers.ReadOnlySequence<byte>(message.Body));
+                var value = global::NsqTyped.NsqTypedDispatching.Deserialize<global::Shop.Image>(global::NsqTyped.NsqTypedSerializers.Image, message, HandlerName);
                 var handler = global::NsqTyped.NsqTypedDispatching.GetHandlerInstance<global::Shop.Logs>(_handlerFactory, services, static () => new global::Shop.Logs(), ref _handler, HandlerName);
                 return handler.OnImage(value);
             }
@@ -163,7 +163,7 @@ namespace NsqTyped
                     throw new global::System.ArgumentNullException(nameof(message));
                 }
 
-                var value = global::NsqTyped.NsqTypedSerializers.LogLineMessage.Deserialize(new global::System.Buffers.ReadOnlySequence<byte>(message.Body));
+                var value = global::NsqTyped.NsqTypedDispatching.Deserialize<global::Shop.LogLineMessage>(global::NsqTyped.NsqTypedSerializers.LogLineMessage, message, HandlerName);
                 var handler = global::NsqTyped.NsqTypedDispatching.GetHandlerInstance<global::Shop.Logs>(_handlerFactory, services, static () => new global::Shop.Logs(), ref _handler, HandlerName);
                 return handler.OnLine(value);
             }
@@ -202,7 +202,7 @@ namespace NsqTyped
                     throw new global::System.ArgumentNullException(nameof(message));
                 }
 
-                var value = global::NsqTyped.NsqTypedSerializers.StockChanged.Deserialize(new global::System.Buffers.ReadOnlySequence<byte>(message.Body));
+                var value = global::NsqTyped.NsqTypedDispatching.Deserialize<global::Shop.StockChanged>(global::NsqTyped.NsqTypedSerializers.StockChanged, message, HandlerName);
                 var handler = global::NsqTyped.NsqTypedDispatching.GetHandlerInstance<global::Shop.Sink>(_handlerFactory, services, null, ref _handler, HandlerName);
                 return handler.OnStock(value);
             }

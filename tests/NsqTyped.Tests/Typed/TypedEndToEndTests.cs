@@ -21,6 +21,7 @@ public sealed class TypedEndToEndTests(NsqTestServers servers)
         MaxInFlight = 32,
         // A failure backs off for at most this long, so the requeue test does not wait seconds for RDY.
         MaxBackoffDuration = TimeSpan.FromMilliseconds(200),
+        RequeueDelay = TimeSpan.Zero,
         ReconnectDelay = TimeSpan.FromMilliseconds(100),
         MaxReconnectDelay = TimeSpan.FromMilliseconds(500),
     };
@@ -202,6 +203,32 @@ public sealed class TypedEndToEndTests(NsqTestServers servers)
         Assert.All(deliveries, d => Assert.Equal(job, d.Message));
         var failure = Assert.Single(failures);
         Assert.IsType<InvalidOperationException>(failure);
+    }
+
+    [Fact]
+    public async Task An_undeserializable_body_is_given_up_at_once_without_backoff_or_retries()
+    {
+        var dispatcher = NsqTypedHandlers.All.Single(d => d.Topic == NsqTopics.FlakyJob);
+        var givenUp = new ConcurrentQueue<NsqGivingUpEventArgs>();
+        var backoffs = new ConcurrentQueue<NsqBackoffEventArgs>();
+        await using var readers = await StartReadersAsync([dispatcher], configure: r =>
+        {
+            r.GivingUp += (_, e) => givenUp.Enqueue(e);
+            r.BackoffChanged += (_, e) => backoffs.Enqueue(e);
+        });
+
+        await using (var producer = new NsqProducer(servers.NsqdTcpAddress))
+        {
+            await producer.PublishAsync(dispatcher.Topic, "{ this is not a job"u8.ToArray(), TestContext.Current.CancellationToken);
+        }
+
+        await NsqTestServers.WaitUntilAsync(() => !givenUp.IsEmpty, WaitLimit, "the poison message is given up");
+        await WaitUntilDrainedAsync([dispatcher]);
+        var e = Assert.Single(givenUp);
+        Assert.Equal(1, e.Message.Attempts);
+        Assert.IsType<NsqDeserializationException>(e.Reason);
+        Assert.Empty(backoffs);
+        Assert.Equal(NsqBackoffPhase.Flowing, readers.Readers[0].BackoffPhase);
     }
 
     [Fact]
