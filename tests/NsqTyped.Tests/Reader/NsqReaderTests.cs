@@ -357,6 +357,8 @@ public sealed class NsqReaderTests(NsqTestServers servers)
             return Interlocked.Decrement(ref failuresLeft) >= 0 ? throw new InvalidOperationException("downstream down") : ValueTask.CompletedTask;
         });
         var recorder = new RdyRecorder(reader);
+        var published = new ConcurrentQueue<NsqBackoffEventArgs>();
+        reader.BackoffChanged += (_, e) => published.Enqueue(e);
         await reader.StartAsync(TestContext.Current.CancellationToken);
 
         await PublishAsync(servers.NsqdTcpAddress, _topic, 20);
@@ -388,6 +390,12 @@ public sealed class NsqReaderTests(NsqTestServers servers)
         Assert.True(phases.Max(p => p.Counter) >= 1);
         Assert.Equal(0, phases[^1].Counter);
         Assert.Empty(recorder.Violations);
+
+        // The public event and properties tell the same story.
+        await WaitUntilAsync(() => published.Count == recorder.PhasesSnapshot().Count, "every backoff change published");
+        Assert.Equal(recorder.PhasesSnapshot().Select(p => ((int)p.Phase, p.Counter)), published.Select(e => ((int)e.Phase, e.Counter)));
+        Assert.All(published.Where(e => e.Phase == NsqBackoffPhase.BackingOff), e => Assert.NotNull(e.Until));
+        Assert.Equal((NsqBackoffPhase.Flowing, 0), (reader.BackoffPhase, reader.BackoffCounter));
 
         // Backing off meant RDY 0; flowing again, the whole window came back.
         var rdy = recorder.History.Select(h => h.Rdy).ToList();
