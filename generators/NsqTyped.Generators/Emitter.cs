@@ -213,6 +213,7 @@ internal static class Emitter
         if (!h.IsStatic)
         {
             w.Line($"private readonly {Factory}? _handlerFactory;");
+            w.Line("private object? _handler;");
             w.Line();
             w.Line("/// <summary>Creates the dispatcher.</summary>");
             w.Line("/// <param name=\"handlerFactory\">Returns the handler instance, or null to resolve it from the service provider or its parameterless constructor.</param>");
@@ -234,13 +235,20 @@ internal static class Emitter
         w.Line("/// <inheritdoc />");
         w.Line($"public string HandlerName => {Literal(h.HandlerDisplayName)};");
         w.Line();
+        if (h.DeadLetterTopic is not null)
+        {
+            w.Line("/// <inheritdoc />");
+            w.Line($"public string? DeadLetterTopic => {Literal(h.DeadLetterTopic)};");
+            w.Line();
+        }
+
         w.Line("/// <inheritdoc />");
         w.Open($"public {Task} DispatchAsync({KnownTypes.NsqMessage} message, global::System.IServiceProvider? services, {Token} cancellationToken)");
         w.Open("if (message is null)");
         w.Line("throw new global::System.ArgumentNullException(nameof(message));");
         w.Close();
         w.Line();
-        w.Line($"var value = global::{KnownTypes.GeneratedNamespace}.{KnownTypes.SerializersClass}.{Escape(spec.TopicIdentifier)}.Deserialize(new global::System.Buffers.ReadOnlySequence<byte>(message.Body));");
+        w.Line($"var value = {KnownTypes.NsqTypedDispatching}.Deserialize<{messageType}>(global::{KnownTypes.GeneratedNamespace}.{KnownTypes.SerializersClass}.{Escape(spec.TopicIdentifier)}, message, HandlerName);");
         string target;
         if (h.IsStatic)
         {
@@ -249,7 +257,7 @@ internal static class Emitter
         else
         {
             var create = h.CanConstruct ? $"static () => new {h.ContainingTypeFullyQualifiedName}()" : "null";
-            w.Line($"var handler = {KnownTypes.NsqTypedDispatching}.GetHandlerInstance<{h.ContainingTypeFullyQualifiedName}>(_handlerFactory, services, {create}, HandlerName);");
+            w.Line($"var handler = {KnownTypes.NsqTypedDispatching}.GetHandlerInstance<{h.ContainingTypeFullyQualifiedName}>(_handlerFactory, services, {create}, ref _handler, HandlerName);");
             target = "handler";
         }
 

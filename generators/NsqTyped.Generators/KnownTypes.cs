@@ -22,6 +22,7 @@ internal static class KnownTypes
     // Attribute property names.
     public const string TopicFormatProperty = "Format";
     public const string HandlerChannelProperty = "Channel";
+    public const string HandlerDeadLetterTopicProperty = "DeadLetterTopic";
 
     // Values of NsqTyped.NsqSerializationFormat.
     public const int FormatJson = 0;

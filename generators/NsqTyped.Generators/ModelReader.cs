@@ -87,12 +87,27 @@ internal static class ModelReader
         var syntax = method.DeclaringSyntaxReferences.FirstOrDefault()?.GetSyntax() as MethodDeclarationSyntax;
 
         string? channel = null;
+        string? deadLetterTopic = null;
         foreach (var named in attribute.NamedArguments)
         {
             if (named.Key == KnownTypes.HandlerChannelProperty)
             {
                 channel = named.Value.Value as string;
             }
+            else if (named.Key == KnownTypes.HandlerDeadLetterTopicProperty)
+            {
+                deadLetterTopic = named.Value.Value as string;
+            }
+        }
+
+        // An empty DeadLetterTopic means none; anything else must be a topic nsqd accepts.
+        if (!string.IsNullOrEmpty(deadLetterTopic) && !NameRules.IsValid(deadLetterTopic))
+        {
+            valid = false;
+            report?.Invoke(Diagnostic.Create(
+                DiagnosticDescriptors.InvalidTopicName,
+                ArgumentLocation(attribute, -1, KnownTypes.HandlerDeadLetterTopicProperty, method),
+                deadLetterTopic));
         }
 
         if (!NameRules.IsValid(channel))
@@ -227,7 +242,8 @@ internal static class ModelReader
             takesContext,
             takesToken,
             canConstruct,
-            canRegister);
+            canRegister,
+            string.IsNullOrEmpty(deadLetterTopic) ? null : deadLetterTopic);
     }
 
     /// <summary>Reads the compilation-wide facts the output depends on.</summary>

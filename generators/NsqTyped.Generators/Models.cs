@@ -37,7 +37,8 @@ internal sealed record HandlerModel(
     bool TakesContext,
     bool TakesCancellationToken,
     bool CanConstruct,
-    bool CanRegister);
+    bool CanRegister,
+    string? DeadLetterTopic = null);
 
 /// <summary>The few facts about the compilation the output depends on.</summary>
 internal sealed record CompilationFacts(

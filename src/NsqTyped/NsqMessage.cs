@@ -44,6 +44,9 @@ public sealed class NsqMessage
     /// <summary>The message body.</summary>
     public ReadOnlyMemory<byte> Body { get; }
 
+    /// <summary>Where FIN/REQ/TOUCH go (for a Reader's messages: the delivering connection's session).</summary>
+    internal INsqMessageResponder Responder => _responder;
+
     /// <summary>Whether <see cref="FinishAsync"/> or <see cref="RequeueAsync"/> has been called.</summary>
     public bool HasResponded => Volatile.Read(ref _responded) != 0;
 
@@ -81,9 +84,12 @@ public sealed class NsqMessage
         return _responder.TouchAsync(this, cancellationToken);
     }
 
+    /// <summary>Marks the message answered for a response the runtime sends itself; false when it already was.</summary>
+    internal bool TryMarkResponded() => Interlocked.Exchange(ref _responded, 1) == 0;
+
     private void MarkResponded()
     {
-        if (Interlocked.Exchange(ref _responded, 1) != 0)
+        if (!TryMarkResponded())
         {
             throw new InvalidOperationException($"Message {Id} has already been finished or requeued.");
         }

@@ -43,6 +43,21 @@ public sealed class DiagnosticTests
         """);
 
     [Fact]
+    public Task NSQT001_invalid_dead_letter_topic_is_reported_on_its_argument() => Expect("NSQT001", """
+        namespace Shop
+        {
+            public static class Handlers
+            {
+                [NsqHandler(Channel = "billing", DeadLetterTopic = [|"dead letters"|])]
+                public static ValueTask A(OrderCreated order) => default;
+
+                [NsqHandler(Channel = "audit", DeadLetterTopic = "")]
+                public static ValueTask B(OrderCreated order) => default;
+            }
+        }
+        """);
+
+    [Fact]
     public Task NSQT002_invalid_or_missing_channel_is_reported_on_the_channel_argument() => Expect("NSQT002", """
         namespace Shop
         {

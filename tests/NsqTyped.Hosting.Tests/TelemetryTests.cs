@@ -115,6 +115,7 @@ public sealed class TelemetryTests : IDisposable
                 MaxInFlight = 5,
                 MaxTries = 1,
                 MaxBackoffDuration = TimeSpan.Zero,
+                RequeueDelay = TimeSpan.Zero,
             },
             (message, _) =>
             {

@@ -10,6 +10,11 @@ public sealed partial class NsqdConnection
     private async Task ReadLoopAsync()
     {
         var reader = PipeReader.Create(_readStream!, new StreamPipeReaderOptions(bufferSize: 64 * 1024, minimumReadSize: 4 * 1024, leaveOpen: true));
+        if (Settings is { MsgTimeout: > 0 } settings)
+        {
+            _ledger.Timeout = TimeSpan.FromMilliseconds(settings.MsgTimeout);
+        }
+
         Exception? error = null;
         try
         {
@@ -20,7 +25,11 @@ public sealed partial class NsqdConnection
                 var buffer = result.Buffer;
                 while (NsqFrameReader.TryReadFrame(ref buffer, out var frame, _maxFrameSize))
                 {
-                    HandleFrame(frame);
+                    if (HandleFrame(frame) is { } waiting)
+                    {
+                        // The consumer's bounded queue is full: wait for room (the frames behind stay in the pipe).
+                        await _sink!.DeliverAsync(waiting, _lifetime.Token).ConfigureAwait(false);
+                    }
                 }
 
                 reader.AdvanceTo(buffer.Start, buffer.End);
@@ -56,7 +65,8 @@ public sealed partial class NsqdConnection
         Close(error);
     }
 
-    private void HandleFrame(in NsqFrame frame)
+    /// <summary>Handles one frame; returns a message only when it still has to be handed to the sink (its queue was full).</summary>
+    private NsqMessage? HandleFrame(in NsqFrame frame)
     {
         switch (frame.Type)
         {
@@ -73,7 +83,7 @@ public sealed partial class NsqdConnection
 
                     SignalWriter();
                     Log.HeartbeatAnswered(_logger, Address);
-                    return;
+                    return null;
                 }
 
                 CompletePending(frame);
@@ -83,36 +93,29 @@ public sealed partial class NsqdConnection
                     RaiseEvent(new NsqResponseEventArgs(frame.Data.ToArray()));
                 }
 
-                return;
+                return null;
 
             case NsqFrameType.Error:
                 var error = frame.ToServerException();
                 Log.ServerError(_logger, Address, error.CodeText, error.Description);
-                RaiseEvent(new NsqErrorEventArgs(error));
+                if (ErrorReceived is not null)
+                {
+                    RaiseEvent(new NsqErrorEventArgs(error));
+                }
+
                 if (!error.IsFatal)
                 {
                     // FIN/REQ/TOUCH failures answer no pending command: they must not shift the publish FIFO.
-                    return;
+                    return null;
                 }
 
                 FailPending(error);
 
                 Close(new NsqConnectionException($"nsqd {Address} sent the fatal error {error.Message}; the connection is closed.", error));
-                return;
+                return null;
 
             default:
-                var message = frame.AsMessage();
-                Interlocked.Increment(ref _inFlight);
-                if (MessageReceived is null)
-                {
-                    Log.MessageWithoutHandler(_logger, Address);
-                    return;
-                }
-
-                // The one copy out of the receive buffer: the message outlives the buffer segment.
-                var body = message.Body.ToArray();
-                RaiseEvent(new NsqMessageEventArgs(new NsqMessage(message.Id, message.Attempts, message.TimestampNanoseconds, body, this)));
-                return;
+                return OnMessageFrame(frame);
         }
     }
 }

@@ -453,6 +453,7 @@ public sealed partial class NsqdConnection
 
             NsqCommandWriter.WriteRdy(_buffer, count);
             _lastReady = count;
+            _rdyCeiling = Math.Max(_rdyCeiling, count);
         }
 
         SignalWriter();
@@ -480,7 +481,7 @@ public sealed partial class NsqdConnection
             NsqCommandWriter.WriteFin(_buffer, messageId);
         }
 
-        DecrementInFlight();
+        _ledger.Remove(messageId);
         SignalWriter();
         if (Finished is not null)
         {
@@ -515,7 +516,7 @@ public sealed partial class NsqdConnection
             NsqCommandWriter.WriteReq(_buffer, messageId, (long)delay.TotalMilliseconds);
         }
 
-        DecrementInFlight();
+        _ledger.Remove(messageId);
         SignalWriter();
         if (Requeued is not null)
         {
@@ -546,6 +547,7 @@ public sealed partial class NsqdConnection
             NsqCommandWriter.WriteTouch(_buffer, messageId);
         }
 
+        _ledger.Touch(messageId);
         SignalWriter();
         if (Touched is not null)
         {
@@ -615,20 +617,6 @@ public sealed partial class NsqdConnection
 
     private void ThrowIfInvalidBody(int length, string paramName) =>
         PublishValidation.ThrowIfInvalidBody(length, Options.MaxMessageSize, MaxMessageSizeName, paramName);
-
-    private void DecrementInFlight()
-    {
-        int current;
-        do
-        {
-            current = Volatile.Read(ref _inFlight);
-            if (current == 0)
-            {
-                return;
-            }
-        }
-        while (Interlocked.CompareExchange(ref _inFlight, current - 1, current) != current);
-    }
 
     private void SignalWriter()
     {

@@ -59,8 +59,9 @@ public sealed partial class NsqdConnection : INsqPublisher, INsqMessageResponder
     private ArrayBufferWriter<byte> _spare = new(16 * 1024);
     private int _state;
     private int _signaled;
-    private int _inFlight;
+    private readonly InFlightLedger _ledger = new();
     private long _lastReady;
+    private long _rdyCeiling;
     private long _lastReceived;
     private Socket? _socket;
     private Stream? _transport;
@@ -126,8 +127,12 @@ public sealed partial class NsqdConnection : INsqPublisher, INsqMessageResponder
     /// <summary>Whether the handshake completed and the connection has not closed.</summary>
     public bool IsConnected => Volatile.Read(ref _state) == StateOpen;
 
-    /// <summary>Messages delivered on this connection and not yet finished or requeued.</summary>
-    public int InFlightCount => Volatile.Read(ref _inFlight);
+    /// <summary>
+    /// Messages delivered on this connection and not yet finished or requeued, read from the connection's
+    /// in-flight ledger. A message unanswered for the negotiated <c>msg_timeout</c> (since delivery or its
+    /// last TOUCH) no longer counts: nsqd has taken it back by then.
+    /// </summary>
+    public int InFlightCount => _ledger.Count;
 
     /// <summary>The last RDY count sent.</summary>
     public long LastReadyCount => Volatile.Read(ref _lastReady);
@@ -308,6 +313,7 @@ public sealed partial class NsqdConnection : INsqPublisher, INsqMessageResponder
             Log.Failed(_logger, Address, reason);
         }
 
+        _ledger.Clear();
         _events.Writer.TryWrite(new NsqConnectionClosedEventArgs(reason));
         _events.Writer.TryComplete();
         _completion.TrySetResult();

@@ -36,6 +36,9 @@ internal static class NsqTelemetry
     public const string ConsumedMessagesName = "messaging.client.consumed.messages";
     public const string RequeuedMessagesName = "messaging.nsq.client.requeued.messages";
     public const string GivingUpMessagesName = "messaging.nsq.client.giving_up.messages";
+    public const string DeadLetteredMessagesName = "messaging.nsq.client.dead_lettered.messages";
+    public const string PoisonMessagesName = "messaging.nsq.client.poison.messages";
+    public const string BackoffsName = "messaging.nsq.client.backoffs";
     public const string OperationDurationName = "messaging.client.operation.duration";
     public const string ProcessDurationName = "messaging.process.duration";
 
@@ -66,6 +69,18 @@ internal static class NsqTelemetry
     /// <summary>Messages finished without calling the handler because they exceeded max_tries.</summary>
     public static readonly Counter<long> GivingUpMessages = Meter.CreateCounter<long>(
         GivingUpMessagesName, "{message}", "Messages a Reader gave up on after max_tries attempts.");
+
+    /// <summary>Given-up messages published to the dead-letter topic (failed publishes count with <c>error.type</c>).</summary>
+    public static readonly Counter<long> DeadLetteredMessages = Meter.CreateCounter<long>(
+        DeadLetteredMessagesName, "{message}", "Given-up messages a Reader published to its dead-letter topic.");
+
+    /// <summary>Messages given up at once as permanent failures (undeserializable body, NsqPermanentFailureException).</summary>
+    public static readonly Counter<long> PoisonMessages = Meter.CreateCounter<long>(
+        PoisonMessagesName, "{message}", "Messages a Reader gave up at once as permanent failures.");
+
+    /// <summary>Backoff waits a Reader started (a handler failure paused every connection).</summary>
+    public static readonly Counter<long> Backoffs = Meter.CreateCounter<long>(
+        BackoffsName, "{backoff}", "Times a Reader started backing off after a handler failure.");
 
     /// <summary>Duration of publish operations (from the call to nsqd's acknowledgement), in seconds.</summary>
     public static readonly Histogram<double> OperationDuration = Meter.CreateHistogram(
@@ -304,6 +319,41 @@ internal static class NsqTelemetry
         if (GivingUpMessages.Enabled)
         {
             GivingUpMessages.Add(1, ConsumerTags(topic, channel, "finish", "settle"));
+        }
+    }
+
+    /// <summary>Counts one given-up message published to the dead-letter topic, or a failed attempt with its <c>error.type</c>.</summary>
+    public static void DeadLettered(string topic, string channel, Exception? error)
+    {
+        if (DeadLetteredMessages.Enabled)
+        {
+            var tags = ConsumerTags(topic, channel, "dead_letter", "send");
+            if (error is not null)
+            {
+                tags.Add(ErrorTypeTag, ErrorType(error));
+            }
+
+            DeadLetteredMessages.Add(1, tags);
+        }
+    }
+
+    /// <summary>Counts one message given up at once as a permanent failure.</summary>
+    public static void Poison(string topic, string channel, Exception error)
+    {
+        if (PoisonMessages.Enabled)
+        {
+            var tags = ConsumerTags(topic, channel, "finish", "settle");
+            tags.Add(ErrorTypeTag, ErrorType(error));
+            PoisonMessages.Add(1, tags);
+        }
+    }
+
+    /// <summary>Counts one backoff a Reader started.</summary>
+    public static void BackedOff(string topic, string channel)
+    {
+        if (Backoffs.Enabled)
+        {
+            Backoffs.Add(1, ConsumerTags(topic, channel, "backoff", "settle"));
         }
     }
 

@@ -1,3 +1,4 @@
+using System.Threading.Channels;
 using NsqTyped.Diagnostics;
 using NsqTyped.Internal;
 using NsqTyped.Protocol;
@@ -21,7 +22,7 @@ internal enum CommandKind
     Shutdown,
 }
 
-/// <summary>One event for the actor loop (a struct: the hot path posts two per message without allocating).</summary>
+/// <summary>One event for the actor loop (a struct: posting one allocates nothing).</summary>
 internal readonly record struct ReaderCommand(
     CommandKind Kind,
     ReaderConnection? Session = null,
@@ -58,6 +59,8 @@ public sealed partial class NsqReader
                 {
                     ReportBackoff();
                 }
+
+                SyncReporting();
             }
 
             ScheduleTick();
@@ -115,16 +118,18 @@ public sealed partial class NsqReader
                 break;
 
             case CommandKind.MessageArrived:
-                OnMessageArrived(command.Session!);
+                _rdy.OnMessageReceived(command.Session!);
                 break;
 
             case CommandKind.MessageCompleted:
+                if (command.Outcome == RdyOutcome.Failure)
                 {
-                    var session = command.Session!;
-                    session.InFlight = Math.Max(0, session.InFlight - 1);
-                    _rdy.OnMessageCompleted(session, command.Outcome);
-                    break;
+                    // The responder paused the connection with the REQ; from here the controller decides again.
+                    command.Session!.Connection.ReleaseReadyHold();
                 }
+
+                _rdy.OnMessageCompleted(command.Session!, command.Outcome);
+                break;
 
             case CommandKind.LookupdAnswers:
                 OnLookupdAnswers((List<KeyValuePair<string, IReadOnlyCollection<NsqEndpoint>?>>)command.Payload!);
@@ -136,11 +141,14 @@ public sealed partial class NsqReader
                 break;
 
             case CommandKind.Close:
-                _rdy.Stop();
-                _work.Writer.TryComplete();
-                _lifetime.Cancel();
-                _closeStarted.TrySetResult();
-                break;
+                {
+                    _rdy.Stop();
+                    _work.Writer.TryComplete();
+                    _lifetime.Cancel();
+                    var sessions = _endpoints.Values.Select(static e => e.Session).OfType<ReaderConnection>().ToArray();
+                    _closeStarted.TrySetResult(sessions);
+                    break;
+                }
 
             case CommandKind.Shutdown:
                 {
@@ -190,12 +198,11 @@ public sealed partial class NsqReader
             return;
         }
 
-        var session = new ReaderConnection(id, state.Endpoint, connection);
+        var session = new ReaderConnection(this, id, state.Endpoint, connection);
         state.Session = session;
-        connection.MessageReceived += (_, e) => OnConnectionMessage(session, e.Message);
         connection.ResponseReceived += (_, e) => Raise(Response, e);
         connection.ErrorReceived += (_, e) => Raise(Error, e);
-        connection.Authenticated += (_, e) => Raise(Authenticated, new NsqReaderAuthenticatedEventArgs(connection, e.Response));
+        connection.Authenticated += (_, e) => Raise(Authenticated, new NsqReaderAuthenticatedEventArgs(session.View, e.Response));
         connection.Closed += (_, e) => Post(new ReaderCommand(CommandKind.ConnectionClosed, session, e.Error));
         _ = ConnectSessionAsync(session);
     }
@@ -372,38 +379,77 @@ public sealed partial class NsqReader
     }
 
     /// <summary>
-    /// On the connection's event loop: the message goes straight to the workers (one hop less than
-    /// through the actor); the actor only hears about it for its RDY bookkeeping. The arrival is posted
-    /// before the message is handed out, so the actor always sees it before its completion.
+    /// On a connection's read loop: the message goes into the bounded work queue, the one hand-over
+    /// between socket and handler. False when the queue is full (the read loop then waits in
+    /// <see cref="EnqueueAsync"/>). After close began the queue is completed: the message was on the
+    /// wire before RDY 0 arrived, and goes straight back to nsqd.
     /// </summary>
-    private void OnConnectionMessage(ReaderConnection session, NsqMessage received)
+    internal bool TryEnqueue(NsqMessage message)
     {
-        var delivery = new ReaderDelivery(this, session);
-        delivery.Message = new NsqMessage(received.Id, received.Attempts, received.TimestampNanoseconds, received.Body, delivery);
-        Interlocked.Increment(ref _outstanding);
-        Post(new ReaderCommand(CommandKind.MessageArrived, session));
-        if (!_work.Writer.TryWrite(delivery))
+        if (_work.Writer.TryWrite(message))
         {
-            // Closing: it was on the wire before RDY 0 arrived; give it straight back.
-            IgnoreFailure(RequeueUnstartedAsync(delivery));
+            return true;
+        }
+
+        if (IsClosing)
+        {
+            IgnoreFailure(RequeueUnstartedAsync(message));
+            return true;
+        }
+
+        return false;
+    }
+
+    internal async ValueTask EnqueueAsync(ReaderConnection session, NsqMessage message, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _work.Writer.WriteAsync(message, cancellationToken).ConfigureAwait(false);
+        }
+        catch (ChannelClosedException)
+        {
+            IgnoreFailure(RequeueUnstartedAsync(message));
+            return;
+        }
+
+        if (session.ReportArrival)
+        {
+            session.ReportArrival = false;
+            OnArrival(session);
         }
     }
 
-    private void OnMessageArrived(ReaderConnection session)
-    {
-        session.InFlight++;
-        _rdy.OnMessageReceived(session);
-    }
+    /// <summary>The first message on a connection the RDY controller holds at RDY 1 as new or idle.</summary>
+    internal void OnArrival(ReaderConnection session) => Post(new ReaderCommand(CommandKind.MessageArrived, session));
 
-    /// <summary>Called by <see cref="ReaderDelivery"/> after every FIN/REQ attempt, from any thread.</summary>
+    /// <summary>
+    /// After every FIN/REQ, from any thread. The RDY controller only needs failures, and any outcome
+    /// while it backs off, tests, or holds a grant back; in full flow nothing is posted per message.
+    /// </summary>
     internal void OnResponded(ReaderConnection session, RdyOutcome outcome)
     {
-        if (Interlocked.Decrement(ref _outstanding) == 0 && IsClosing)
+        if (outcome == RdyOutcome.Failure || _reportOutcomes)
         {
-            _drained.TrySetResult();
+            Post(new ReaderCommand(CommandKind.MessageCompleted, session, Outcome: outcome));
         }
+    }
 
-        Post(new ReaderCommand(CommandKind.MessageCompleted, session, Outcome: outcome));
+    /// <summary>Actor only: tells the read loops and responders which events the RDY controller needs now.</summary>
+    private void SyncReporting()
+    {
+        _reportOutcomes = _rdy.Phase != RdyPhase.Flowing || _rdy.HasHeldGrants;
+        var saturated = _rdy.Phase == RdyPhase.Flowing && _rdy.ConnectionCount <= _options.MaxInFlight;
+        foreach (var session in Volatile.Read(ref _open))
+        {
+            session.ReportArrival = saturated && !_rdy.IsActive(session);
+        }
+    }
+
+    /// <summary>A connection's last delivery or answer, on the Reader's clock.</summary>
+    private DateTimeOffset? LastActivity(ReaderConnection session)
+    {
+        var last = session.Connection.LastActivity;
+        return last == 0 ? null : _time.GetUtcNow() - TimeSpan.FromMilliseconds(Math.Max(0, Environment.TickCount64 - last));
     }
 
     /// <summary>FIN was queued on the delivering connection (raised by the responder, not through the connection, to spare an event per message).</summary>
@@ -426,16 +472,21 @@ public sealed partial class NsqReader
 
     private void SendRdy(ReaderConnection session, long count)
     {
+        // Before the RDY goes out, so responders report what a new phase needs before nsqd can deliver under it.
+        _reportOutcomes = _rdy.Phase != RdyPhase.Flowing || _rdy.HasHeldGrants;
         RdySent?.Invoke(session.Id, count, _rdy.GetMaxRdy(session));
         ReaderLog.SendingRdy(_logger, _name, session.Endpoint.ToString(), count);
-        IgnoreFailure(session.Connection.ReadyAsync(count));
+        session.Connection.ReadyFromController(count);
     }
 
     private void ReportBackoff()
     {
+        DateTimeOffset? until = null;
         switch (_rdy.Phase)
         {
             case RdyPhase.BackingOff:
+                until = _rdy.BackoffUntil;
+                NsqTelemetry.BackedOff(_options.Topic, _options.Channel);
                 ReaderLog.BackingOff(_logger, _name, (long)(_rdy.BackoffUntil - _time.GetUtcNow()).TotalMilliseconds, _rdy.BackoffCounter);
                 break;
             case RdyPhase.Testing:
@@ -446,7 +497,13 @@ public sealed partial class NsqReader
                 break;
         }
 
-        BackoffChanged?.Invoke(_rdy.Phase, _rdy.BackoffCounter);
+        Volatile.Write(ref _backoffPhase, (int)_rdy.Phase);
+        Volatile.Write(ref _backoffCounter, _rdy.BackoffCounter);
+        BackoffHook?.Invoke(_rdy.Phase, _rdy.BackoffCounter);
+        if (BackoffChanged is { } changed)
+        {
+            Raise(changed, new NsqBackoffEventArgs((NsqBackoffPhase)_rdy.Phase, _rdy.BackoffCounter, until));
+        }
     }
 
     private void ScheduleTick()

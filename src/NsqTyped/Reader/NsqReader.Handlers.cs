@@ -57,20 +57,19 @@ public sealed partial class NsqReader
                 return;
             }
 
-            if (reader.TryRead(out var delivery))
+            if (reader.TryRead(out var message))
             {
-                await ProcessAsync(delivery).ConfigureAwait(false);
+                await ProcessAsync(message).ConfigureAwait(false);
             }
         }
     }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    private async ValueTask ProcessAsync(ReaderDelivery delivery)
+    private async ValueTask ProcessAsync(NsqMessage message)
     {
-        var message = delivery.Message;
         if (IsClosing)
         {
-            await RequeueUnstartedAsync(delivery).ConfigureAwait(false);
+            await RequeueUnstartedAsync(message).ConfigureAwait(false);
             return;
         }
 
@@ -101,9 +100,21 @@ public sealed partial class NsqReader
             failure = requeue;
             if (!message.HasResponded)
             {
-                var delay = requeue.Delay ?? _options.RequeueDelay;
+                var delay = requeue.Delay ?? _options.RequeueDelayFor(message.Attempts);
                 var backoff = requeue.Backoff ?? _options.BackoffOnRequeue;
                 await RespondAsync(message, m => m.RequeueAsync(delay, backoff)).ConfigureAwait(false);
+            }
+        }
+        catch (NsqPermanentFailureException poison)
+        {
+            // A poison message: no retry can help, so no backoff and no retries spent on it.
+            failure = poison;
+            ReaderLog.Poison(_logger, _name, message.Id.ToString(), message.Attempts, poison);
+            NsqTelemetry.Poison(_options.Topic, _options.Channel, poison);
+            Raise(HandlerException, new NsqHandlerExceptionEventArgs(message, poison));
+            if (!message.HasResponded)
+            {
+                await GiveUpAsync(message, poison).ConfigureAwait(false);
             }
         }
         catch (Exception ex)
@@ -113,7 +124,8 @@ public sealed partial class NsqReader
             Raise(HandlerException, new NsqHandlerExceptionEventArgs(message, ex));
             if (!message.HasResponded)
             {
-                await RespondAsync(message, m => m.RequeueAsync(_options.RequeueDelay, backoff: true)).ConfigureAwait(false);
+                var delay = _options.RequeueDelayFor(message.Attempts);
+                await RespondAsync(message, m => m.RequeueAsync(delay, backoff: true)).ConfigureAwait(false);
             }
         }
         finally
@@ -122,7 +134,7 @@ public sealed partial class NsqReader
         }
     }
 
-    /// <summary>Finishes a message beyond max_tries without calling the handler (after the event and the hook).</summary>
+    /// <summary>Gives up a message beyond max_tries without calling the handler.</summary>
     private async ValueTask<bool> TryGiveUpAsync(NsqMessage message)
     {
         if (_options.MaxTries == 0 || message.Attempts <= _options.MaxTries)
@@ -131,8 +143,19 @@ public sealed partial class NsqReader
         }
 
         ReaderLog.GivingUp(_logger, _name, message.Id.ToString(), message.Attempts, _options.MaxTries);
+        await GiveUpAsync(message, reason: null).ConfigureAwait(false);
+        return true;
+    }
+
+    /// <summary>
+    /// Giving up (beyond max_tries, or poison): the event, the hook, the dead-letter copy, then FIN. When the
+    /// dead-letter publish fails the message is requeued instead, never finished: at-least-once holds
+    /// through giving up. The FIN is neutral for the backoff (a given-up message says nothing about health).
+    /// </summary>
+    private async ValueTask GiveUpAsync(NsqMessage message, Exception? reason)
+    {
         NsqTelemetry.GivingUp(_options.Topic, _options.Channel);
-        Raise(GivingUp, new NsqGivingUpEventArgs(message));
+        Raise(GivingUp, new NsqGivingUpEventArgs(message, reason));
         if (_options.GivingUpHook is { } hook)
         {
             try
@@ -145,17 +168,62 @@ public sealed partial class NsqReader
             }
         }
 
-        if (!message.HasResponded)
+        if (message.HasResponded)
+        {
+            return;
+        }
+
+        if (_options.DeadLetterTopic is { } topic)
+        {
+            try
+            {
+                var publisher = _options.DeadLetterPublisher ?? this;
+                await publisher.PublishAsync(topic, message.Body, _handlerCancellation.Token).ConfigureAwait(false);
+                NsqTelemetry.DeadLettered(_options.Topic, _options.Channel, null);
+                ReaderLog.DeadLettered(_logger, _name, message.Id.ToString(), topic);
+            }
+            catch (Exception ex)
+            {
+                NsqTelemetry.DeadLettered(_options.Topic, _options.Channel, ex);
+                var delay = _options.RequeueDelayFor(message.Attempts);
+                if (delay < DeadLetterRetryFloor)
+                {
+                    delay = DeadLetterRetryFloor;
+                }
+
+                ReaderLog.DeadLetterFailed(_logger, _name, message.Id.ToString(), topic, (long)delay.TotalMilliseconds, ex);
+                if (!message.HasResponded)
+                {
+                    await RespondAsync(message, m => m.RequeueAsync(delay, backoff: false)).ConfigureAwait(false);
+                }
+
+                return;
+            }
+        }
+
+        if (message.Responder is ReaderConnection session && message.TryMarkResponded())
+        {
+            try
+            {
+                await session.FinishAsync(message, RdyOutcome.Neutral, CancellationToken.None).ConfigureAwait(false);
+            }
+            catch (NsqException ex)
+            {
+                ReaderLog.ResponseFailed(_logger, _name, message.Id.ToString(), ex);
+            }
+        }
+        else if (!message.HasResponded)
         {
             await RespondAsync(message, static m => m.FinishAsync()).ConfigureAwait(false);
         }
-
-        return true;
     }
 
+    /// <summary>A failed dead-letter publish comes back no sooner than this, even with a zero requeue delay.</summary>
+    private static readonly TimeSpan DeadLetterRetryFloor = TimeSpan.FromSeconds(1);
+
     /// <summary>REQ 0 without backoff for a message nobody started: it goes back to nsqd at once.</summary>
-    private ValueTask RequeueUnstartedAsync(ReaderDelivery delivery) =>
-        RespondAsync(delivery.Message, static m => m.RequeueAsync(TimeSpan.Zero, backoff: false));
+    private ValueTask RequeueUnstartedAsync(NsqMessage message) =>
+        RespondAsync(message, static m => m.RequeueAsync(TimeSpan.Zero, backoff: false));
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask RespondAsync(NsqMessage message, Func<NsqMessage, ValueTask> respond)

@@ -50,11 +50,14 @@ public sealed partial class NsqReader : INsqPublisher, IAsyncDisposable
     private readonly ILogger _logger;
     private readonly TimeProvider _time;
     private readonly Random _random;
+    // Not bounded by capacity, but by construction: per message only a failure, or an outcome while
+    // backing off or while a grant waits, is posted; everything else is per connection or per timer.
     private readonly Channel<ReaderCommand> _commands = Channel.CreateUnbounded<ReaderCommand>(new UnboundedChannelOptions { SingleReader = true });
 
-    // Not bounded by capacity: nsqd only pushes while a connection's in-flight count is below its RDY,
-    // so what waits here is bounded by max_in_flight (plus what was in flight when RDY moved elsewhere).
-    private readonly Channel<ReaderDelivery> _work = Channel.CreateUnbounded<ReaderDelivery>();
+    // The one queue between the sockets and the handlers, sized by max_in_flight: the read loops write
+    // each message here once. Σ in flight ≤ max_in_flight, so it only fills if nsqd overshoots a RDY
+    // that was just lowered; then the read loop waits for room.
+    private readonly Channel<NsqMessage> _work;
     private readonly RdyController<ReaderConnection> _rdy;
     private readonly NsqBackoffPolicy _reconnectBackoff;
     private readonly LookupdDiscovery _discovery = new();
@@ -65,13 +68,14 @@ public sealed partial class NsqReader : INsqPublisher, IAsyncDisposable
     private readonly CancellationTokenSource _lifetime = new();
     private readonly CancellationTokenSource _handlerCancellation = new();
     private readonly TaskCompletionSource _completion = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly TaskCompletionSource _closeStarted = new(TaskCreationOptions.RunContinuationsAsynchronously);
-    private readonly TaskCompletionSource _drained = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<ReaderConnection[]> _closeStarted = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly List<Task> _workers = [];
     private readonly object _closeLock = new();
 
     private int _state;
-    private int _outstanding;
+    private int _backoffPhase;
+    private int _backoffCounter;
+    private volatile bool _reportOutcomes;
     private int _workerCount;
     private int _workerTarget;
     private int _publishIndex;
@@ -110,7 +114,7 @@ public sealed partial class NsqReader : INsqPublisher, IAsyncDisposable
     /// <param name="services">Where instance handlers are resolved from; <see langword="null"/> for static handlers or factory-made dispatchers.</param>
     /// <exception cref="ArgumentException">The options name another topic or channel than the dispatcher, or an option is invalid.</exception>
     public NsqReader(NsqReaderOptions options, INsqHandlerDispatcher dispatcher, IServiceProvider? services = null)
-        : this(BindDispatcher(options, dispatcher), (m, ct) => dispatcher.DispatchAsync(m, services, ct), pull: false)
+        : this(BindDispatcher(options, dispatcher), DispatchHandler(dispatcher, services), pull: false)
     {
     }
 
@@ -138,8 +142,38 @@ public sealed partial class NsqReader : INsqPublisher, IAsyncDisposable
         var lookupTimeout = TimeSpan.FromTicks(Math.Clamp(options.LookupdPollInterval.Ticks, TimeSpan.FromSeconds(5).Ticks, TimeSpan.FromSeconds(60).Ticks));
         _lookupds = [.. options.LookupdHttpAddresses.Distinct(StringComparer.OrdinalIgnoreCase).Select(a => new LookupdClient(a, options.LookupdHttpClient, lookupTimeout))];
         _reconnectBackoff = new NsqBackoffPolicy(options.MaxReconnectDelay, options.ReconnectDelay);
+        _work = Channel.CreateBounded<NsqMessage>(new BoundedChannelOptions(options.MaxInFlight) { FullMode = BoundedChannelFullMode.Wait });
         _rdy = new RdyController<ReaderConnection>(
-            options.MaxInFlight, options.LowReadyIdleTimeout, new NsqBackoffPolicy(options.MaxBackoffDuration), _time, _random, SendRdy);
+            options.MaxInFlight,
+            options.LowReadyIdleTimeout,
+            new NsqBackoffPolicy(options.MaxBackoffDuration),
+            _time,
+            _random,
+            SendRdy,
+            static s => s.Connection.InFlightCount,
+            LastActivity);
+    }
+
+    /// <summary>
+    /// The typed handler: with a service provider, every message gets its own DI scope (scoped handlers and
+    /// their dependencies live for one message); without one, the dispatcher runs as is.
+    /// </summary>
+    private static Func<NsqMessage, CancellationToken, ValueTask> DispatchHandler(INsqHandlerDispatcher dispatcher, IServiceProvider? services)
+    {
+        ArgumentNullException.ThrowIfNull(dispatcher);
+        if (services?.GetService(typeof(Microsoft.Extensions.DependencyInjection.IServiceScopeFactory)) is not Microsoft.Extensions.DependencyInjection.IServiceScopeFactory scopes)
+        {
+            return (m, ct) => dispatcher.DispatchAsync(m, services, ct);
+        }
+
+        return async (m, ct) =>
+        {
+            var scope = Microsoft.Extensions.DependencyInjection.ServiceProviderServiceExtensions.CreateAsyncScope(scopes);
+            await using (scope.ConfigureAwait(false))
+            {
+                await dispatcher.DispatchAsync(m, scope.ServiceProvider, ct).ConfigureAwait(false);
+            }
+        };
     }
 
     private static NsqReaderOptions BindDispatcher(NsqReaderOptions options, INsqHandlerDispatcher dispatcher)
@@ -156,7 +190,7 @@ public sealed partial class NsqReader : INsqPublisher, IAsyncDisposable
             throw new ArgumentException($"The options name channel '{options.Channel}' but {dispatcher.HandlerName} handles '{dispatcher.Channel}'.", nameof(options));
         }
 
-        return options with { Topic = dispatcher.Topic, Channel = dispatcher.Channel };
+        return options with { Topic = dispatcher.Topic, Channel = dispatcher.Channel, DeadLetterTopic = options.DeadLetterTopic ?? dispatcher.DeadLetterTopic };
     }
 
     /// <summary>The settings this Reader was created with.</summary>
@@ -169,8 +203,8 @@ public sealed partial class NsqReader : INsqPublisher, IAsyncDisposable
     public bool IsRunning => Volatile.Read(ref _state) == StateRunning;
 
     /// <summary>
-    /// gnsq <c>is_starved</c>: some connection has at least 85 % of its RDY count in flight, so no more
-    /// messages will arrive until handlers answer; batching handlers flush on it.
+    /// gnsq <c>is_starved</c>: some connection has at least 85 % of its RDY count in flight (read from its
+    /// in-flight ledger), so no more messages will arrive until handlers answer; batching handlers flush on it.
     /// </summary>
     public bool IsStarved
     {
@@ -188,8 +222,17 @@ public sealed partial class NsqReader : INsqPublisher, IAsyncDisposable
         }
     }
 
-    /// <summary>The subscribed connections right now (gnsq <c>connections</c>).</summary>
-    public IReadOnlyList<NsqdConnection> Connections => [.. Volatile.Read(ref _open).Select(s => s.Connection)];
+    /// <summary>The subscribed connections right now (gnsq <c>connections</c>), as read-only views: the Reader alone sends their RDY and SUB.</summary>
+    public IReadOnlyList<NsqReaderConnection> Connections => [.. Volatile.Read(ref _open).Select(s => s.View)];
+
+    /// <summary>Where the failure backoff stands: full flow, backing off, testing with RDY 1, or stopped (closing).</summary>
+    public NsqBackoffPhase BackoffPhase => (NsqBackoffPhase)Volatile.Read(ref _backoffPhase);
+
+    /// <summary>Consecutive failures not yet paid back by successes (0 in full flow).</summary>
+    public int BackoffCounter => Volatile.Read(ref _backoffCounter);
+
+    /// <summary>Whether handler failures back off (<see cref="NsqReaderOptions.MaxBackoffDuration"/> above zero).</summary>
+    internal bool BacksOff => _options.MaxBackoffDuration > TimeSpan.Zero;
 
     /// <summary>Completes when the Reader has closed (gnsq <c>join()</c>).</summary>
     public Task Completion => _completion.Task;
@@ -212,6 +255,12 @@ public sealed partial class NsqReader : INsqPublisher, IAsyncDisposable
     /// <summary>A message exceeded <see cref="NsqReaderOptions.MaxTries"/> and is finished without the handler (gnsq <c>on_giving_up</c>: the message).</summary>
     public event EventHandler<NsqGivingUpEventArgs>? GivingUp;
 
+    /// <summary>
+    /// The backoff changed phase or counter (after a handler failure, when a wait ends, on each success while
+    /// testing). Raised on the Reader's control loop: keep handlers short.
+    /// </summary>
+    public event EventHandler<NsqBackoffEventArgs>? BackoffChanged;
+
     /// <summary>The handler threw (gnsq <c>on_exception</c>: the message and the error); the message is requeued.</summary>
     public event EventHandler<NsqHandlerExceptionEventArgs>? HandlerException;
 
@@ -228,7 +277,7 @@ public sealed partial class NsqReader : INsqPublisher, IAsyncDisposable
     internal event Action<string>? SessionRemoved;
 
     /// <summary>Test hook, raised on the actor loop when the backoff phase or counter changed.</summary>
-    internal event Action<RdyPhase, int>? BackoffChanged;
+    internal event Action<RdyPhase, int>? BackoffHook;
 
     private bool IsPullMode { get; }
 
@@ -329,26 +378,26 @@ public sealed partial class NsqReader : INsqPublisher, IAsyncDisposable
         var reader = _work.Reader;
         while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
         {
-            while (reader.TryRead(out var delivery))
+            while (reader.TryRead(out var message))
             {
                 if (IsClosing)
                 {
-                    await RequeueUnstartedAsync(delivery).ConfigureAwait(false);
+                    await RequeueUnstartedAsync(message).ConfigureAwait(false);
                     continue;
                 }
 
-                if (await TryGiveUpAsync(delivery.Message).ConfigureAwait(false))
+                if (await TryGiveUpAsync(message).ConfigureAwait(false))
                 {
                     continue;
                 }
 
                 if (MessageReceived is { } received)
                 {
-                    Raise(received, new NsqMessageEventArgs(delivery.Message));
+                    Raise(received, new NsqMessageEventArgs(message));
                 }
 
                 NsqTelemetry.Consumed(_options.Topic, _options.Channel);
-                yield return delivery.Message;
+                yield return message;
             }
         }
     }
@@ -387,28 +436,26 @@ public sealed partial class NsqReader : INsqPublisher, IAsyncDisposable
     {
         await Task.Yield();
         Post(new ReaderCommand(CommandKind.Close));
-        await _closeStarted.Task.ConfigureAwait(false);
-        ReaderLog.Closing(_logger, _name, Volatile.Read(ref _outstanding));
+        var all = await _closeStarted.Task.ConfigureAwait(false);
+        ReaderLog.Closing(_logger, _name, InFlight(all));
 
         // Received but not started: back to nsqd at once rather than after msg_timeout.
-        while (_work.Reader.TryRead(out var delivery))
+        while (_work.Reader.TryRead(out var message))
         {
-            await RequeueUnstartedAsync(delivery).ConfigureAwait(false);
+            await RequeueUnstartedAsync(message).ConfigureAwait(false);
         }
 
+        // Outstanding = what the connections' ledgers hold: answered, expired (nsqd took it back) or closed.
         var graceful = true;
-        if (Volatile.Read(ref _outstanding) > 0)
+        try
         {
-            try
-            {
-                await _drained.Task.WaitAsync(cancellationToken).ConfigureAwait(false);
-            }
-            catch (OperationCanceledException)
-            {
-                graceful = false;
-                ReaderLog.CloseCancelled(_logger, _name, Volatile.Read(ref _outstanding));
-                await _handlerCancellation.CancelAsync().ConfigureAwait(false);
-            }
+            await Task.WhenAll(all.Select(s => s.Connection.WaitInFlightEmptyAsync(cancellationToken))).ConfigureAwait(false);
+        }
+        catch (OperationCanceledException)
+        {
+            graceful = false;
+            ReaderLog.CloseCancelled(_logger, _name, InFlight(all));
+            await _handlerCancellation.CancelAsync().ConfigureAwait(false);
         }
 
         var shutdown = new TaskCompletionSource<ReaderConnection[]>(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -475,26 +522,25 @@ public sealed partial class NsqReader : INsqPublisher, IAsyncDisposable
     }
 
     /// <summary>
-    /// Messages the socket delivered before RDY 0 took effect but the connection has not dispatched yet
-    /// are counted by the connection and requeued as they come through; give them a moment (bounded,
-    /// since a response that was never sent, e.g. cancelled, would keep the count up forever).
+    /// Messages the socket delivered before RDY 0 took effect are in the connection's ledger and are
+    /// requeued by the read loop as they come through; give them a moment (bounded: a response that was
+    /// never sent, e.g. cancelled, keeps its entry until msg_timeout).
     /// </summary>
-    private async Task SettleAsync(NsqdConnection connection, CancellationToken cancellationToken)
+    private static async Task SettleAsync(NsqdConnection connection, CancellationToken cancellationToken)
     {
         using var settle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         settle.CancelAfter(SettleLimit);
         try
         {
-            while (connection.InFlightCount > 0 && connection.IsConnected)
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(5), settle.Token).ConfigureAwait(false);
-            }
+            await connection.WaitInFlightEmptyAsync(settle.Token).ConfigureAwait(false);
         }
         catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
         {
             // Waited long enough: close anyway; nsqd redelivers what is left after its timeout.
         }
     }
+
+    private static int InFlight(ReaderConnection[] sessions) => sessions.Sum(static s => s.Connection.InFlightCount);
 
     private void Raise<T>(EventHandler<T>? handler, T args)
     {

@@ -48,8 +48,21 @@ public sealed record NsqReaderOptions
     /// <summary>gnsq <c>max_concurrency</c>: handlers running at once. Default 0: one per connection (gnsq runs one handler per connection); -1: the number of CPUs.</summary>
     public int MaxConcurrency { get; init; }
 
-    /// <summary>gnsq <c>requeue_delay</c>: delay of the REQ sent when a handler throws. Default 0 (redeliver at once; backoff slows the Reader down instead).</summary>
-    public TimeSpan RequeueDelay { get; init; } = TimeSpan.Zero;
+    /// <summary>
+    /// gnsq <c>requeue_delay</c>: delay of the REQ sent when a handler throws (or throws an
+    /// <see cref="NsqRequeueException"/> without a delay of its own) on a message's first attempt; later
+    /// attempts double it up to <see cref="MaxRequeueDelay"/>. Default 10 s (gnsq: 0): with the default
+    /// <see cref="MaxTries"/> a message survives 150 s of failures (10 + 20 + 40 + 80 s between its five
+    /// attempts) instead of being given up within seconds. <see cref="TimeSpan.Zero"/> redelivers at once.
+    /// </summary>
+    public TimeSpan RequeueDelay { get; init; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>
+    /// The longest requeue delay of the growing retry schedule (go-nsq <c>max_requeue_delay</c>). Default
+    /// 15 min. Set it equal to <see cref="RequeueDelay"/> for gnsq's fixed delay. nsqd clamps every REQ
+    /// delay to its own <c>--max-req-timeout</c> (1 h by default).
+    /// </summary>
+    public TimeSpan MaxRequeueDelay { get; init; } = TimeSpan.FromMinutes(15);
 
     /// <summary>gnsq <c>lookupd_poll_interval</c>: time between lookupd polls. Default 60 s.</summary>
     public TimeSpan LookupdPollInterval { get; init; } = TimeSpan.FromSeconds(60);
@@ -82,6 +95,18 @@ public sealed record NsqReaderOptions
     /// it throws is logged; the message is finished anyway.
     /// </summary>
     public Func<NsqMessage, CancellationToken, ValueTask>? GivingUpHook { get; init; }
+
+    /// <summary>
+    /// A topic given-up messages are published to (their original body) before they are finished: messages
+    /// beyond <see cref="MaxTries"/> and poison messages. When that publish fails the message is requeued
+    /// (after <see cref="RequeueDelay"/> grown for its attempts, at least 1 s) and never finished, so nothing
+    /// is lost by giving up. Default <see langword="null"/>: given-up messages are finished without a copy.
+    /// A typed handler's <see cref="NsqHandlerAttribute.DeadLetterTopic"/> applies when this is not set.
+    /// </summary>
+    public string? DeadLetterTopic { get; init; }
+
+    /// <summary>Where dead-letter copies are published; <see langword="null"/> publishes over the Reader's own connections.</summary>
+    public INsqPublisher? DeadLetterPublisher { get; init; }
 
     /// <summary>
     /// First delay before reconnecting a dropped direct nsqd address (or a producer lookupd lists that refuses
@@ -125,10 +150,16 @@ public sealed record NsqReaderOptions
             _ = NsqTyped.Internal.Http.NsqHttpTransport.ParseAddress(address, nameof(LookupdHttpAddresses));
         }
 
+        if (DeadLetterTopic is not null)
+        {
+            NsqNames.ThrowIfInvalidTopic(DeadLetterTopic, nameof(DeadLetterTopic));
+        }
+
         ArgumentOutOfRangeException.ThrowIfNegative(MaxTries, nameof(MaxTries));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxInFlight, 1, nameof(MaxInFlight));
         ArgumentOutOfRangeException.ThrowIfLessThan(MaxConcurrency, -1, nameof(MaxConcurrency));
         ArgumentOutOfRangeException.ThrowIfLessThan(RequeueDelay, TimeSpan.Zero, nameof(RequeueDelay));
+        ArgumentOutOfRangeException.ThrowIfLessThan(MaxRequeueDelay, TimeSpan.Zero, nameof(MaxRequeueDelay));
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(LookupdPollInterval, TimeSpan.Zero, nameof(LookupdPollInterval));
         if (!(LookupdPollJitter >= 0 && LookupdPollJitter <= 1))
         {
@@ -142,6 +173,19 @@ public sealed record NsqReaderOptions
         ArgumentNullException.ThrowIfNull(Connection, nameof(Connection));
         ArgumentNullException.ThrowIfNull(TimeProvider, nameof(TimeProvider));
         Connection.Validate();
+    }
+
+    /// <summary>
+    /// The retry schedule: the REQ delay after a failed attempt number <paramref name="attempts"/> (1 on
+    /// first delivery) is <see cref="RequeueDelay"/> × 2^(attempts − 1), at most
+    /// <see cref="MaxRequeueDelay"/> (never below <see cref="RequeueDelay"/>).
+    /// </summary>
+    internal TimeSpan RequeueDelayFor(int attempts)
+    {
+        var cap = MaxRequeueDelay > RequeueDelay ? MaxRequeueDelay : RequeueDelay;
+        var doublings = Math.Clamp(attempts - 1, 0, 40);
+        var ticks = RequeueDelay.Ticks * Math.Pow(2, doublings);
+        return ticks >= cap.Ticks ? cap : TimeSpan.FromTicks((long)ticks);
     }
 
     /// <summary>The handler concurrency for <paramref name="connections"/> open connections.</summary>

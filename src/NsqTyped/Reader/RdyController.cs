@@ -34,9 +34,14 @@ internal enum RdyPhase
 /// Reader's actor loop is its only caller, so the invariants cannot race.
 /// </summary>
 /// <remarks>
-/// <para>Invariants after every emitted command: Σ RDY ≤ max_in_flight; each RDY ≤ that connection's
-/// max_rdy_count; an unchanged value is never re-sent. Within one decision decreases are emitted
-/// before increases so the sum holds between commands as well.</para>
+/// <para>Invariants after every emitted command: Σ max(RDY, in flight) ≤ max_in_flight, so the messages
+/// in flight never exceed max_in_flight either, also while RDY moves between connections (a lowered
+/// RDY does not take back what nsqd already delivered: an increase elsewhere waits for those
+/// messages to be answered); each RDY ≤ that connection's max_rdy_count; an unchanged value is never
+/// re-sent. Within one decision decreases are emitted before increases.</para>
+/// <para>In-flight counts and the time of the last delivery or answer are not kept here: they are
+/// read from each connection's in-flight ledger (the delegates given to the constructor). A
+/// connection with messages in flight is never idle.</para>
 /// <para>Distribution (gnsq's two regimes). When max_in_flight ≥ connections ("saturated"): a new
 /// connection, or one idle for low_ready_idle_timeout, holds RDY 1; the rest of the budget is spread
 /// evenly over the active ones (remainder to the oldest, so repeated decisions do not flap).
@@ -62,10 +67,30 @@ internal sealed class RdyController<TConn>
     private readonly TimeProvider _time;
     private readonly Random _random;
     private readonly Action<TConn, long> _sendRdy;
+    private readonly Func<TConn, int> _inFlight;
+    private readonly Func<TConn, DateTimeOffset?> _lastActivity;
     private long _nextSequence;
+    private int _draining;
     private ConnState? _testConn;
 
-    public RdyController(long maxInFlight, TimeSpan lowReadyIdleTimeout, NsqBackoffPolicy backoff, TimeProvider time, Random random, Action<TConn, long> sendRdy)
+    /// <summary>Creates the controller.</summary>
+    /// <param name="maxInFlight">The Reader's max_in_flight.</param>
+    /// <param name="lowReadyIdleTimeout">How long without a delivery or answer makes a connection idle.</param>
+    /// <param name="backoff">The backoff curve.</param>
+    /// <param name="time">The clock.</param>
+    /// <param name="random">Jitter and tie-breaking.</param>
+    /// <param name="sendRdy">Sends one RDY command.</param>
+    /// <param name="inFlight">A connection's messages in flight (its ledger).</param>
+    /// <param name="lastActivity">A connection's last delivery or answer (its ledger); null before the first.</param>
+    public RdyController(
+        long maxInFlight,
+        TimeSpan lowReadyIdleTimeout,
+        NsqBackoffPolicy backoff,
+        TimeProvider time,
+        Random random,
+        Action<TConn, long> sendRdy,
+        Func<TConn, int> inFlight,
+        Func<TConn, DateTimeOffset?> lastActivity)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(maxInFlight, 0);
         ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(lowReadyIdleTimeout, TimeSpan.Zero);
@@ -75,6 +100,8 @@ internal sealed class RdyController<TConn>
         _time = time;
         _random = random;
         _sendRdy = sendRdy;
+        _inFlight = inFlight;
+        _lastActivity = lastActivity;
     }
 
     public long MaxInFlight { get; }
@@ -88,7 +115,17 @@ internal sealed class RdyController<TConn>
     /// <summary>When the current backoff wait ends (only in <see cref="RdyPhase.BackingOff"/>).</summary>
     public DateTimeOffset BackoffUntil { get; private set; }
 
-    public int ConnectionCount => _conns.Count;
+    /// <summary>Connections that take part in the distribution (draining ones excluded).</summary>
+    public int ConnectionCount => _conns.Count - _draining;
+
+    /// <summary>
+    /// Some connection's RDY is held below its share because messages still in flight elsewhere use the
+    /// budget; completions must be reported (<see cref="OnMessageCompleted"/>) so the grant can follow.
+    /// </summary>
+    public bool HasHeldGrants { get; private set; }
+
+    /// <summary>Whether <paramref name="conn"/> counts as active (has its full share) right now.</summary>
+    public bool IsActive(TConn conn) => _conns.TryGetValue(conn, out var s) && s.Active;
 
     public long TotalRdy
     {
@@ -104,33 +141,11 @@ internal sealed class RdyController<TConn>
         }
     }
 
-    /// <summary>
-    /// gnsq's <c>is_starved</c>: some connection has at least 85 % of its RDY window in flight, so
-    /// no more messages will come until handlers respond (batching handlers flush on it).
-    /// </summary>
-    public bool IsStarved
-    {
-        get
-        {
-            foreach (var s in _conns.Values)
-            {
-                if (s.InFlight > 0 && s.InFlight >= 0.85 * s.Rdy)
-                {
-                    return true;
-                }
-            }
-
-            return false;
-        }
-    }
-
     public bool Contains(TConn conn) => _conns.ContainsKey(conn);
 
     public long GetRdy(TConn conn) => _conns.TryGetValue(conn, out var s) ? s.Rdy : 0;
 
     public long GetMaxRdy(TConn conn) => _conns.TryGetValue(conn, out var s) ? s.MaxRdy : 0;
-
-    public int GetInFlight(TConn conn) => _conns.TryGetValue(conn, out var s) ? s.InFlight : 0;
 
     /// <summary>A subscribed connection joins; it gets RDY 1 if the budget and the phase allow.</summary>
     public void Add(TConn conn, long maxRdyCount)
@@ -151,12 +166,39 @@ internal sealed class RdyController<TConn>
         Rebalance(now);
     }
 
+    /// <summary>
+    /// A connection is being retired (its producer vanished): RDY 0 at once and never more, but its
+    /// messages in flight keep their part of the budget until <see cref="Remove"/>.
+    /// </summary>
+    public void Retire(TConn conn)
+    {
+        if (!_conns.TryGetValue(conn, out var state) || state.Draining)
+        {
+            return;
+        }
+
+        state.Draining = true;
+        _draining++;
+        if (ReferenceEquals(_testConn, state))
+        {
+            _testConn = null;
+            PickTestConnection();
+        }
+
+        Rebalance(_time.GetUtcNow());
+    }
+
     /// <summary>A connection is gone; its RDY went with it, so others may get more.</summary>
     public void Remove(TConn conn)
     {
         if (!_conns.Remove(conn, out var state))
         {
             return;
+        }
+
+        if (state.Draining)
+        {
+            _draining--;
         }
 
         if (ReferenceEquals(_testConn, state))
@@ -168,6 +210,11 @@ internal sealed class RdyController<TConn>
         Rebalance(_time.GetUtcNow());
     }
 
+    /// <summary>
+    /// A message arrived on <paramref name="conn"/>. Its ledger already counts it; the controller only
+    /// needs to hear about the first message on a connection it holds at RDY 1 (new or idle), which
+    /// turns that connection active in the saturated regime.
+    /// </summary>
     public void OnMessageReceived(TConn conn)
     {
         if (!_conns.TryGetValue(conn, out var s))
@@ -175,51 +222,47 @@ internal sealed class RdyController<TConn>
             return;
         }
 
-        var now = _time.GetUtcNow();
-        s.LastMessageAt = now;
-        s.InFlight++;
-
-        // Only the saturated regime changes anything on a message: an idle or new connection turns active.
-        if (Phase == RdyPhase.Flowing && !s.Active && _conns.Count <= MaxInFlight)
+        if (Phase == RdyPhase.Flowing && !s.Active && !s.Draining && ConnectionCount <= MaxInFlight)
         {
-            Rebalance(now);
+            Rebalance(_time.GetUtcNow());
         }
     }
 
-    /// <summary>A message from <paramref name="conn"/> was finished or requeued (the connection may be gone already).</summary>
+    /// <summary>
+    /// A message from <paramref name="conn"/> was finished or requeued (the connection may be gone
+    /// already). Needed for failures, while backing off or testing, and while grants are held.
+    /// </summary>
     public void OnMessageCompleted(TConn conn, RdyOutcome outcome)
     {
-        if (_conns.TryGetValue(conn, out var s) && s.InFlight > 0)
-        {
-            s.InFlight--;
-        }
-
-        if (!_backoff.IsEnabled || Phase is RdyPhase.BackingOff or RdyPhase.Stopped)
-        {
-            return;
-        }
-
         var now = _time.GetUtcNow();
-        switch (outcome)
+        if (_backoff.IsEnabled && Phase is RdyPhase.Flowing or RdyPhase.Testing)
         {
-            case RdyOutcome.Failure:
-                BackoffCounter = Math.Min(BackoffCounter + 1, _backoff.MaxCounter);
-                StartBackingOff(now);
-                break;
-            case RdyOutcome.Success when BackoffCounter > 0:
-                BackoffCounter--;
-                if (BackoffCounter == 0)
-                {
-                    Phase = RdyPhase.Flowing;
-                    _testConn = null;
-                    Rebalance(now);
-                }
-                else
-                {
+            switch (outcome)
+            {
+                case RdyOutcome.Failure:
+                    BackoffCounter = Math.Min(BackoffCounter + 1, _backoff.MaxCounter);
                     StartBackingOff(now);
-                }
+                    return;
+                case RdyOutcome.Success when BackoffCounter > 0:
+                    BackoffCounter--;
+                    if (BackoffCounter == 0)
+                    {
+                        Phase = RdyPhase.Flowing;
+                        _testConn = null;
+                        Rebalance(now);
+                    }
+                    else
+                    {
+                        StartBackingOff(now);
+                    }
 
-                break;
+                    return;
+            }
+        }
+
+        if (HasHeldGrants)
+        {
+            Rebalance(now);
         }
     }
 
@@ -248,20 +291,27 @@ internal sealed class RdyController<TConn>
             }
         }
 
+        // Held grants wait for completions; a message that expires instead of being answered reports
+        // nothing, so look again after a while.
+        if (HasHeldGrants)
+        {
+            Consider(now + HeldGrantRecheck);
+        }
+
         switch (Phase)
         {
             case RdyPhase.BackingOff:
                 Consider(BackoffUntil);
                 break;
-            case RdyPhase.Testing when _testConn is not null && _conns.Count > 1:
-                Consider(Latest(_testConn.GrantedAt, _testConn.LastMessageAt) + LowReadyIdleTimeout);
+            case RdyPhase.Testing when _testConn is not null && ConnectionCount > 1:
+                Consider(IdleDeadline(_testConn, now));
                 break;
-            case RdyPhase.Flowing when _conns.Count > MaxInFlight:
+            case RdyPhase.Flowing when ConnectionCount > MaxInFlight:
                 foreach (var s in _conns.Values)
                 {
-                    if (s.Rdy > 0)
+                    if (s.Rdy > 0 && !s.Draining)
                     {
-                        Consider(HolderExpiry(s));
+                        Consider(HolderExpiry(s, now));
                     }
                 }
 
@@ -269,9 +319,9 @@ internal sealed class RdyController<TConn>
             case RdyPhase.Flowing:
                 foreach (var s in _conns.Values)
                 {
-                    if (s.Active && s.LastMessageAt is { } last)
+                    if (s.Active)
                     {
-                        Consider(last + LowReadyIdleTimeout);
+                        Consider(ActiveUntil(s, now));
                     }
                 }
 
@@ -315,7 +365,7 @@ internal sealed class RdyController<TConn>
         _scratch.Clear();
         foreach (var s in _conns.Values)
         {
-            if (s.MaxRdy > 0 && !ReferenceEquals(s, exclude))
+            if (s.MaxRdy > 0 && !s.Draining && !ReferenceEquals(s, exclude))
             {
                 _scratch.Add(s);
             }
@@ -323,7 +373,7 @@ internal sealed class RdyController<TConn>
 
         if (_scratch.Count == 0)
         {
-            _testConn = exclude is not null && exclude.MaxRdy > 0 ? exclude : null;
+            _testConn = exclude is not null && exclude.MaxRdy > 0 && !exclude.Draining ? exclude : null;
             return;
         }
 
@@ -352,12 +402,45 @@ internal sealed class RdyController<TConn>
         return best;
     }
 
-    private DateTimeOffset HolderExpiry(ConnState s)
+    /// <summary>How long the controller waits before looking again at grants held back by in-flight messages that may expire unreported.</summary>
+    private static readonly TimeSpan HeldGrantRecheck = TimeSpan.FromSeconds(1);
+
+    private DateTimeOffset HolderExpiry(ConnState s, DateTimeOffset now)
     {
-        var idle = Latest(s.GrantedAt, s.LastMessageAt) + LowReadyIdleTimeout;
         var hold = s.GrantedAt + (LowReadyIdleTimeout * HoldLimitFactor);
+        var idle = IdleDeadline(s, now);
         return idle < hold ? idle : hold;
     }
+
+    /// <summary>
+    /// When <paramref name="s"/> turns idle: <see cref="LowReadyIdleTimeout"/> after its grant or its
+    /// last delivery or answer, whichever is later; never while it has messages in flight (then the
+    /// question is asked again one idle timeout from now).
+    /// </summary>
+    private DateTimeOffset IdleDeadline(ConnState s, DateTimeOffset now)
+    {
+        var due = Latest(s.GrantedAt, _lastActivity(s.Conn)) + LowReadyIdleTimeout;
+        return due <= now && _inFlight(s.Conn) > 0 ? now + LowReadyIdleTimeout : due;
+    }
+
+    private bool IsIdle(ConnState s, DateTimeOffset now) => now >= IdleDeadline(s, now);
+
+    /// <summary>
+    /// Until when <paramref name="s"/> keeps its full share in the saturated regime: the idle timeout after
+    /// its last delivery or answer (a new connection has none: it holds 1 until its first message), or
+    /// one more idle timeout while it has messages in flight.
+    /// </summary>
+    private DateTimeOffset ActiveUntil(ConnState s, DateTimeOffset now)
+    {
+        if (_inFlight(s.Conn) > 0)
+        {
+            return now + LowReadyIdleTimeout;
+        }
+
+        return _lastActivity(s.Conn) is { } last ? last + LowReadyIdleTimeout : DateTimeOffset.MinValue;
+    }
+
+    private long Claim(ConnState s) => Math.Max(s.Rdy, _inFlight(s.Conn));
 
     private static DateTimeOffset Latest(DateTimeOffset a, DateTimeOffset? b) => b is { } v && v > a ? v : a;
 
@@ -371,7 +454,7 @@ internal sealed class RdyController<TConn>
         switch (Phase)
         {
             case RdyPhase.Testing:
-                if (_testConn is not null && _conns.Count > 1 && now >= Latest(_testConn.GrantedAt, _testConn.LastMessageAt) + LowReadyIdleTimeout && _testConn.Rdy > 0)
+                if (_testConn is not null && ConnectionCount > 1 && _testConn.Rdy > 0 && IsIdle(_testConn, now))
                 {
                     // The test connection may sit on a producer with nothing to send: move the test elsewhere.
                     PickTestConnection(exclude: _testConn);
@@ -383,7 +466,7 @@ internal sealed class RdyController<TConn>
                 }
 
                 break;
-            case RdyPhase.Flowing when _conns.Count > MaxInFlight:
+            case RdyPhase.Flowing when ConnectionCount > MaxInFlight:
                 DistributeScarce(now);
                 break;
             case RdyPhase.Flowing:
@@ -401,7 +484,7 @@ internal sealed class RdyController<TConn>
         foreach (var s in _conns.Values)
         {
             s.Active = false;
-            if (s.Rdy > 0 && now < HolderExpiry(s))
+            if (s.Rdy > 0 && !s.Draining && now < HolderExpiry(s, now))
             {
                 s.Target = 1;
                 holders++;
@@ -411,7 +494,7 @@ internal sealed class RdyController<TConn>
         _scratch.Clear();
         foreach (var s in _conns.Values)
         {
-            if (s.Target == 0 && s.MaxRdy > 0)
+            if (s.Target == 0 && s.MaxRdy > 0 && !s.Draining)
             {
                 _scratch.Add(s);
             }
@@ -459,7 +542,14 @@ internal sealed class RdyController<TConn>
         _scratch.Clear();
         foreach (var s in _conns.Values)
         {
-            s.Active = s.LastMessageAt is { } last && now - last < LowReadyIdleTimeout;
+            if (s.Draining)
+            {
+                s.Active = false;
+                continue;
+            }
+
+            // Active: it had a delivery or an answer within the idle timeout, or it has messages in flight.
+            s.Active = now < ActiveUntil(s, now);
             if (s.Active)
             {
                 _scratch.Add(s);
@@ -516,32 +606,54 @@ internal sealed class RdyController<TConn>
         {
             if (s.Target < s.Rdy)
             {
-                Send(s, now);
+                Send(s, s.Target, now);
             }
         }
 
+        // Increases only within what the other connections leave: each claims max(RDY, in flight),
+        // because lowering a RDY does not take back messages nsqd already delivered.
+        long claimed = 0;
         foreach (var s in _conns.Values)
         {
-            if (s.Target > s.Rdy)
+            claimed += Claim(s);
+        }
+
+        HasHeldGrants = false;
+        foreach (var s in _conns.Values)
+        {
+            if (s.Target <= s.Rdy)
             {
-                Send(s, now);
+                continue;
+            }
+
+            var current = Claim(s);
+            var grant = Math.Min(s.Target, MaxInFlight - (claimed - current));
+            if (grant < s.Target)
+            {
+                HasHeldGrants = true;
+            }
+
+            if (grant > s.Rdy)
+            {
+                claimed += Math.Max(grant, current) - current;
+                Send(s, grant, now);
             }
         }
     }
 
-    private void Send(ConnState s, DateTimeOffset now)
+    private void Send(ConnState s, long rdy, DateTimeOffset now)
     {
         if (s.Rdy == 0)
         {
             s.GrantedAt = now;
         }
-        else if (s.Target == 0)
+        else if (rdy == 0)
         {
             s.ReleasedAt = now;
         }
 
-        s.Rdy = s.Target;
-        _sendRdy(s.Conn, s.Target);
+        s.Rdy = rdy;
+        _sendRdy(s.Conn, rdy);
     }
 
     private sealed class ConnState(TConn conn, long maxRdy, long sequence, DateTimeOffset addedAt)
@@ -556,11 +668,10 @@ internal sealed class RdyController<TConn>
 
         public long Target { get; set; }
 
-        public int InFlight { get; set; }
-
         public bool Active { get; set; }
 
-        public DateTimeOffset? LastMessageAt { get; set; }
+        /// <summary>Retired: RDY 0 for good, its in-flight messages still count.</summary>
+        public bool Draining { get; set; }
 
         public DateTimeOffset GrantedAt { get; set; } = addedAt;
 

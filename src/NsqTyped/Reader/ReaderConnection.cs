@@ -1,16 +1,36 @@
-using System.Runtime.CompilerServices;
 using NsqTyped.Internal;
 
 namespace NsqTyped.Reader;
 
-/// <summary>One connection session of a Reader: one <see cref="NsqdConnection"/> from connect to close. Owned by the Reader's actor loop.</summary>
-internal sealed class ReaderConnection(string id, NsqEndpoint endpoint, NsqdConnection connection)
+/// <summary>
+/// One connection session of a Reader: one <see cref="NsqdConnection"/> from connect to close. Owned by
+/// the Reader's actor loop. It is also the connection's message sink (the read loop hands each message
+/// straight to the Reader's bounded queue) and the responder every message of the session carries, so
+/// FIN/REQ go to the delivering connection and the Reader sees the outcomes it needs, with no object
+/// per message besides the message itself.
+/// </summary>
+internal sealed class ReaderConnection : INsqMessageSink, INsqMessageResponder
 {
-    public string Id { get; } = id;
+    private readonly NsqReader _reader;
 
-    public NsqEndpoint Endpoint { get; } = endpoint;
+    public ReaderConnection(NsqReader reader, string id, NsqEndpoint endpoint, NsqdConnection connection)
+    {
+        _reader = reader;
+        Id = id;
+        Endpoint = endpoint;
+        Connection = connection;
+        View = new NsqReaderConnection(connection);
+        connection.AttachSink(this);
+    }
 
-    public NsqdConnection Connection { get; } = connection;
+    public string Id { get; }
+
+    public NsqEndpoint Endpoint { get; }
+
+    public NsqdConnection Connection { get; }
+
+    /// <summary>The read-only view <see cref="NsqReader.Connections"/> lists.</summary>
+    public NsqReaderConnection View { get; }
 
     /// <summary>SUB succeeded and the RDY controller knows this connection.</summary>
     public bool Subscribed { get; set; }
@@ -21,10 +41,81 @@ internal sealed class ReaderConnection(string id, NsqEndpoint endpoint, NsqdConn
     /// <summary>The session ended; late events about it are ignored.</summary>
     public bool Gone { get; set; }
 
-    /// <summary>Messages delivered on this session and not answered yet (actor's count).</summary>
-    public int InFlight { get; set; }
+    /// <summary>
+    /// Set by the actor while the RDY controller holds this connection at RDY 1 as new or idle: the next
+    /// delivery must be reported so the connection gets its full share. Cleared by the read loop when it reports.
+    /// </summary>
+    public volatile bool ReportArrival;
+
+    INsqMessageResponder INsqMessageSink.Responder => this;
+
+    bool INsqMessageSink.TryDeliver(NsqMessage message)
+    {
+        if (!_reader.TryEnqueue(message))
+        {
+            return false;
+        }
+
+        if (ReportArrival)
+        {
+            ReportArrival = false;
+            _reader.OnArrival(this);
+        }
+
+        return true;
+    }
+
+    ValueTask INsqMessageSink.DeliverAsync(NsqMessage message, CancellationToken cancellationToken) =>
+        _reader.EnqueueAsync(this, message, cancellationToken);
+
+    public ValueTask FinishAsync(NsqMessage message, CancellationToken cancellationToken) =>
+        FinishAsync(message, RdyOutcome.Success, cancellationToken);
+
+    /// <summary>FIN with the outcome the backoff hears: a given-up message is neutral, not a success.</summary>
+    public ValueTask FinishAsync(NsqMessage message, RdyOutcome outcome, CancellationToken cancellationToken)
+    {
+        var sent = Connection.FinishAsync(message.Id, cancellationToken);
+        if (!sent.IsCompletedSuccessfully)
+        {
+            return Completed(sent, outcome);
+        }
+
+        _reader.RaiseFinished(message.Id);
+        _reader.OnResponded(this, outcome);
+        return default;
+    }
+
+    public ValueTask RequeueAsync(NsqMessage message, TimeSpan delay, bool backoff, CancellationToken cancellationToken)
+    {
+        // A failure that backs off closes this connection's window in the same write as the REQ.
+        var outcome = backoff ? RdyOutcome.Failure : RdyOutcome.Neutral;
+        var sent = Connection.RequeueAsync(message.Id, delay, backoff, pause: backoff && _reader.BacksOff, cancellationToken);
+        if (!sent.IsCompletedSuccessfully)
+        {
+            return Completed(sent, outcome);
+        }
+
+        _reader.RaiseRequeued(message.Id, delay, backoff);
+        _reader.OnResponded(this, outcome);
+        return default;
+    }
+
+    public ValueTask TouchAsync(NsqMessage message, CancellationToken cancellationToken) =>
+        Connection.TouchAsync(message.Id, cancellationToken);
 
     public override string ToString() => Id;
+
+    private async ValueTask Completed(ValueTask sent, RdyOutcome outcome)
+    {
+        try
+        {
+            await sent.ConfigureAwait(false);
+        }
+        finally
+        {
+            _reader.OnResponded(this, outcome);
+        }
+    }
 }
 
 /// <summary>What the Reader knows about one nsqd endpoint across sessions.</summary>
@@ -44,47 +135,4 @@ internal sealed class EndpointState(NsqEndpoint endpoint)
 
     /// <summary>Consecutive failed sessions, the reconnect backoff counter.</summary>
     public int Failures { get; set; }
-}
-
-/// <summary>
-/// A message as the Reader hands it out: the work item of the handler pool and the responder of the
-/// <see cref="NsqMessage"/>, so FIN/REQ go to the delivering connection and the Reader sees every
-/// outcome (backoff, close accounting).
-/// </summary>
-internal sealed class ReaderDelivery(NsqReader reader, ReaderConnection session) : INsqMessageResponder
-{
-    public ReaderConnection Session { get; } = session;
-
-    public NsqMessage Message { get; set; } = null!;
-
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public async ValueTask FinishAsync(NsqMessage message, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await Session.Connection.FinishAsync(message.Id, cancellationToken).ConfigureAwait(false);
-            reader.RaiseFinished(message.Id);
-        }
-        finally
-        {
-            reader.OnResponded(Session, RdyOutcome.Success);
-        }
-    }
-
-    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
-    public async ValueTask RequeueAsync(NsqMessage message, TimeSpan delay, bool backoff, CancellationToken cancellationToken)
-    {
-        try
-        {
-            await Session.Connection.RequeueAsync(message.Id, delay, backoff, cancellationToken).ConfigureAwait(false);
-            reader.RaiseRequeued(message.Id, delay, backoff);
-        }
-        finally
-        {
-            reader.OnResponded(Session, backoff ? RdyOutcome.Failure : RdyOutcome.Neutral);
-        }
-    }
-
-    public ValueTask TouchAsync(NsqMessage message, CancellationToken cancellationToken) =>
-        Session.Connection.TouchAsync(message.Id, cancellationToken);
 }

@@ -76,4 +76,12 @@ internal static partial class ReaderLog
 
     [LoggerMessage(EventId = 1222, Level = LogLevel.Error, Message = "Reader {Name}: nsqd {Address} refused the connection; retrying with backoff will not help until the configuration changes")]
     public static partial void ConnectRefused(ILogger logger, string name, string address, Exception error);
+    [LoggerMessage(EventId = 1223, Level = LogLevel.Warning, Message = "Reader {Name} giving up on poison message {MessageId} at attempt {Attempts}: it can never be handled")]
+    public static partial void Poison(ILogger logger, string name, string messageId, int attempts, Exception error);
+
+    [LoggerMessage(EventId = 1224, Level = LogLevel.Information, Message = "Reader {Name} dead-lettered message {MessageId} to topic {Topic}")]
+    public static partial void DeadLettered(ILogger logger, string name, string messageId, string topic);
+
+    [LoggerMessage(EventId = 1225, Level = LogLevel.Error, Message = "Reader {Name} could not dead-letter message {MessageId} to topic {Topic}; requeued in {DelayMs} ms instead of finishing it")]
+    public static partial void DeadLetterFailed(ILogger logger, string name, string messageId, string topic, long delayMs, Exception error);
 }

@@ -21,6 +21,7 @@ public sealed class NsqJsonSerializer<T> : INsqSerializer<T>
 
     private readonly JsonWriterOptions _writerOptions;
     private readonly JsonReaderOptions _readerOptions;
+    private readonly JsonTypeInfo<T> _readTypeInfo;
 
     /// <summary>Creates a serializer over <paramref name="typeInfo"/>.</summary>
     /// <param name="typeInfo">Metadata from a source-generated context, e.g. <c>AppJsonContext.Default.OrderCreated</c>.</param>
@@ -29,6 +30,7 @@ public sealed class NsqJsonSerializer<T> : INsqSerializer<T>
         ArgumentNullException.ThrowIfNull(typeInfo);
         TypeInfo = typeInfo;
         var options = typeInfo.Options;
+        _readTypeInfo = StrictReadTypeInfo(typeInfo);
         _writerOptions = new JsonWriterOptions
         {
             Encoder = options.Encoder,
@@ -46,6 +48,24 @@ public sealed class NsqJsonSerializer<T> : INsqSerializer<T>
             CommentHandling = options.ReadCommentHandling,
             MaxDepth = options.MaxDepth,
         };
+    }
+
+    /// <summary>
+    /// Reading respects nullable annotations whatever the context says: JSON <c>null</c> in a property or
+    /// constructor parameter declared non-nullable is a <see cref="JsonException"/>, never a null reaching
+    /// the handler. The same resolver (the source-generated context) supplies the metadata, so this stays
+    /// AOT-safe; when the options cannot be copied (a resolver without a context) the metadata is used as is.
+    /// </summary>
+    private static JsonTypeInfo<T> StrictReadTypeInfo(JsonTypeInfo<T> typeInfo)
+    {
+        var options = typeInfo.Options;
+        if (options.RespectNullableAnnotations || options.TypeInfoResolver is null)
+        {
+            return typeInfo;
+        }
+
+        var strict = new JsonSerializerOptions(options) { RespectNullableAnnotations = true };
+        return strict.GetTypeInfo(typeof(T)) as JsonTypeInfo<T> ?? typeInfo;
     }
 
     /// <summary>The type metadata in use.</summary>
@@ -96,7 +116,7 @@ public sealed class NsqJsonSerializer<T> : INsqSerializer<T>
     public T Deserialize(ReadOnlySequence<byte> body)
     {
         var reader = new Utf8JsonReader(body, _readerOptions);
-        var value = JsonSerializer.Deserialize(ref reader, TypeInfo);
+        var value = JsonSerializer.Deserialize(ref reader, _readTypeInfo);
         return value ?? throw new JsonException($"The message body is JSON null, not a {typeof(T)}.");
     }
 }

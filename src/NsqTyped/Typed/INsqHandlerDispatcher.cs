@@ -9,7 +9,8 @@ namespace NsqTyped;
 /// <see cref="DispatchAsync"/> deserializes the body with the topic's compile-time serializer and
 /// invokes the handler. It never finishes or requeues the message itself: when it returns normally
 /// the caller finishes the message (unless the handler already responded), and any exception it
-/// throws (a deserialization failure included) propagates so the caller can requeue.
+/// throws propagates so the caller can requeue; a body that cannot be deserialized is an
+/// <see cref="NsqDeserializationException"/> (a permanent failure a Reader gives up at once).
 /// </remarks>
 public interface INsqHandlerDispatcher
 {
@@ -24,6 +25,12 @@ public interface INsqHandlerDispatcher
 
     /// <summary>The handler, as <c>Namespace.Type.Method</c>, for logs and traces.</summary>
     string HandlerName { get; }
+
+    /// <summary>
+    /// Where a Reader publishes the messages it gives up (from <see cref="NsqHandlerAttribute.DeadLetterTopic"/>);
+    /// <see langword="null"/> when none is set. <see cref="NsqReaderOptions.DeadLetterTopic"/> takes precedence.
+    /// </summary>
+    string? DeadLetterTopic => null;
 
     /// <summary>Deserializes <paramref name="message"/> and invokes the handler.</summary>
     /// <param name="message">The delivered message.</param>

@@ -24,4 +24,11 @@ public sealed class NsqHandlerAttribute : Attribute
 {
     /// <summary>The channel to consume on: 1 to 64 characters of <c>[.a-zA-Z0-9_-]</c>, optionally ending in <c>#ephemeral</c> (checked at compile time, NSQT002).</summary>
     public string Channel { get; set; } = string.Empty;
+
+    /// <summary>
+    /// The topic a Reader publishes this handler's given-up messages to (beyond max_tries, or poison) before
+    /// finishing them; checked at compile time like any topic name (NSQT001). Empty: no dead-letter topic.
+    /// <see cref="NsqReaderOptions.DeadLetterTopic"/> takes precedence.
+    /// </summary>
+    public string DeadLetterTopic { get; set; } = string.Empty;
 }

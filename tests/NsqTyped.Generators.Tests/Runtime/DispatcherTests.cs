@@ -71,11 +71,23 @@ public sealed class DispatcherTests
     }
 
     [Fact]
-    public async Task Undeserializable_body_throws_before_the_handler_runs()
+    public async Task Undeserializable_body_is_a_permanent_failure_before_the_handler_runs()
     {
         var message = _responder.Message(Encoding.UTF8.GetBytes("not json"));
 
-        await Assert.ThrowsAnyAsync<System.Text.Json.JsonException>(async () => await Get("orders.created", "billing").DispatchAsync(message, null, TestContext.Current.CancellationToken));
+        var error = await Assert.ThrowsAsync<NsqDeserializationException>(async () => await Get("orders.created", "billing").DispatchAsync(message, null, TestContext.Current.CancellationToken));
+
+        Assert.IsAssignableFrom<NsqPermanentFailureException>(error);
+        Assert.IsAssignableFrom<System.Text.Json.JsonException>(error.InnerException);
+        Assert.Empty(_handlers.Received);
+    }
+
+    [Fact]
+    public async Task Json_null_in_a_non_nullable_property_is_a_deserialization_error_not_a_null_for_the_handler()
+    {
+        var message = _responder.Message(Encoding.UTF8.GetBytes("{\"OrderId\":null,\"Total\":1}"));
+
+        await Assert.ThrowsAsync<NsqDeserializationException>(async () => await Get("orders.created", "billing").DispatchAsync(message, null, TestContext.Current.CancellationToken));
 
         Assert.Empty(_handlers.Received);
     }
@@ -102,6 +114,27 @@ public sealed class DispatcherTests
 
         Assert.Contains(text, StaticLogHandlers.Lines);
         Assert.Contains(text, SelfContainedHandler.Seen);
+    }
+
+    [Fact]
+    public void A_handlers_dead_letter_topic_is_on_its_dispatcher()
+    {
+        Assert.Equal("log.lines.dead", Assert.Single(NsqTypedHandlers.All, d => d.Channel == "self").DeadLetterTopic);
+        Assert.Null(Assert.Single(NsqTypedHandlers.All, d => d.Channel == "archive").DeadLetterTopic);
+    }
+
+    [Fact]
+    public async Task Without_DI_or_factory_one_handler_instance_serves_every_message_of_a_dispatcher()
+    {
+        var dispatcher = Assert.Single(NsqTypedHandlers.Create(null), d => d.Channel == "self");
+        var lines = Enumerable.Range(0, 3).Select(i => $"shared-{i}-{Guid.NewGuid()}").ToList();
+
+        foreach (var line in lines)
+        {
+            await dispatcher.DispatchAsync(_responder.Message(Encoding.UTF8.GetBytes(line)), null, TestContext.Current.CancellationToken);
+        }
+
+        Assert.Single(lines.Select(l => SelfContainedHandler.HandledBy[l]).Distinct());
     }
 
     [Fact]

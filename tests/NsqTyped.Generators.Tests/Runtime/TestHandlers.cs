@@ -71,10 +71,14 @@ public sealed class SelfContainedHandler
 {
     public static ConcurrentQueue<string> Seen { get; } = new();
 
-    [NsqHandler(Channel = "self")]
+    /// <summary>Which instance handled each line.</summary>
+    public static ConcurrentDictionary<string, SelfContainedHandler> HandledBy { get; } = new();
+
+    [NsqHandler(Channel = "self", DeadLetterTopic = "log.lines.dead")]
     public ValueTask OnLine(LogLine line)
     {
         Seen.Enqueue(line.Text);
+        HandledBy[line.Text] = this;
         return ValueTask.CompletedTask;
     }
 }

@@ -73,7 +73,7 @@ namespace NsqTyped
                     throw new global::System.ArgumentNullException(nameof(message));
                 }
 
-                var value = global::NsqTyped.NsqTypedSerializers.OrderCreated.Deserialize(new global::System.Buffers.ReadOnlySequence<byte>(message.Body));
+                var value = global::NsqTyped.NsqTypedDispatching.Deserialize<global::Shop.OrderCreated>(global::NsqTyped.NsqTypedSerializers.OrderCreated, message, HandlerName);
                 return global::Shop.Audit.OnCreated(value);
             }
         }
@@ -82,6 +82,7 @@ namespace NsqTyped
         internal sealed class Billing_HandleAsync_Dispatcher : global::NsqTyped.INsqHandlerDispatcher
         {
             private readonly global::System.Func<global::System.Type, object>? _handlerFactory;
+            private object? _handler;
 
             /// <summary>Creates the dispatcher.</summary>
             /// <param name="handlerFactory">Returns the handler instance, or null to resolve it from the service provider or its parameterless constructor.</param>
@@ -110,8 +111,8 @@ namespace NsqTyped
                     throw new global::System.ArgumentNullException(nameof(message));
                 }
 
-                var value = global::NsqTyped.NsqTypedSerializers.OrderCreated.Deserialize(new global::System.Buffers.ReadOnlySequence<byte>(message.Body));
-                var handler = global::NsqTyped.NsqTypedDispatching.GetHandlerInstance<global::Shop.Billing>(_handlerFactory, services, static () => new global::Shop.Billing(), HandlerName);
+                var value = global::NsqTyped.NsqTypedDispatching.Deserialize<global::Shop.OrderCreated>(global::NsqTyped.NsqTypedSerializers.OrderCreated, message, HandlerName);
+                var handler = global::NsqTyped.NsqTypedDispatching.GetHandlerInstance<global::Shop.Billing>(_handlerFactory, services, static () => new global::Shop.Billing(), ref _handler, HandlerName);
                 return handler.HandleAsync(value, cancellationToken);
             }
         }
@@ -120,6 +121,7 @@ namespace NsqTyped
         internal sealed class Mailer_SendAsync_Dispatcher : global::NsqTyped.INsqHandlerDispatcher
         {
             private readonly global::System.Func<global::System.Type, object>? _handlerFactory;
+            private object? _handler;
 
             /// <summary>Creates the dispatcher.</summary>
             /// <param name="handlerFactory">Returns the handler instance, or null to resolve it from the service provider or its parameterless constructor.</param>
@@ -148,8 +150,8 @@ namespace NsqTyped
                     throw new global::System.ArgumentNullException(nameof(message));
                 }
 
-                var value = global::NsqTyped.NsqTypedSerializers.OrderCreated.Deserialize(new global::System.Buffers.ReadOnlySequence<byte>(message.Body));
-                var handler = global::NsqTyped.NsqTypedDispatching.GetHandlerInstance<global::Shop.Mailer>(_handlerFactory, services, null, HandlerName);
+                var value = global::NsqTyped.NsqTypedDispatching.Deserialize<global::Shop.OrderCreated>(global::NsqTyped.NsqTypedSerializers.OrderCreated, message, HandlerName);
+                var handler = global::NsqTyped.NsqTypedDispatching.GetHandlerInstance<global::Shop.Mailer>(_handlerFactory, services, null, ref _handler, HandlerName);
                 return handler.SendAsync(value, new global::NsqTyped.NsqMessageContext(message, Topic, Channel));
             }
         }
@@ -177,7 +179,7 @@ namespace NsqTyped
                     throw new global::System.ArgumentNullException(nameof(message));
                 }
 
-                var value = global::NsqTyped.NsqTypedSerializers.OrderShippedEvent.Deserialize(new global::System.Buffers.ReadOnlySequence<byte>(message.Body));
+                var value = global::NsqTyped.NsqTypedDispatching.Deserialize<global::Shop.OrderShippedEvent>(global::NsqTyped.NsqTypedSerializers.OrderShippedEvent, message, HandlerName);
                 return new global::System.Threading.Tasks.ValueTask(global::Shop.Audit.OnShipped(value, new global::NsqTyped.NsqMessageContext(message, Topic, Channel), cancellationToken));
             }
         }
@@ -186,6 +188,7 @@ namespace NsqTyped
         internal sealed class Billing_AwardAsync_Dispatcher : global::NsqTyped.INsqHandlerDispatcher
         {
             private readonly global::System.Func<global::System.Type, object>? _handlerFactory;
+            private object? _handler;
 
             /// <summary>Creates the dispatcher.</summary>
             /// <param name="handlerFactory">Returns the handler instance, or null to resolve it from the service provider or its parameterless constructor.</param>
@@ -214,8 +217,8 @@ namespace NsqTyped
                     throw new global::System.ArgumentNullException(nameof(message));
                 }
 
-                var value = global::NsqTyped.NsqTypedSerializers.PointsAwarded.Deserialize(new global::System.Buffers.ReadOnlySequence<byte>(message.Body));
-                var handler = global::NsqTyped.NsqTypedDispatching.GetHandlerInstance<global::Shop.Billing>(_handlerFactory, services, static () => new global::Shop.Billing(), HandlerName);
+                var value = global::NsqTyped.NsqTypedDispatching.Deserialize<global::Shop.PointsAwarded>(global::NsqTyped.NsqTypedSerializers.PointsAwarded, message, HandlerName);
+                var handler = global::NsqTyped.NsqTypedDispatching.GetHandlerInstance<global::Shop.Billing>(_handlerFactory, services, static () => new global::Shop.Billing(), ref _handler, HandlerName);
                 return new global::System.Threading.Tasks.ValueTask(handler.AwardAsync(value));
             }
         }

@@ -72,7 +72,7 @@ namespace NsqTyped
                     throw new global::System.ArgumentNullException(nameof(message));
                 }
 
-                var value = global::NsqTyped.NsqTypedSerializers.Shop_Billing_Order.Deserialize(new global::System.Buffers.ReadOnlySequence<byte>(message.Body));
+                var value = global::NsqTyped.NsqTypedDispatching.Deserialize<global::Shop.Billing.Order>(global::NsqTyped.NsqTypedSerializers.Shop_Billing_Order, message, HandlerName);
                 return global::Shop.Handlers.@event(value);
             }
         }
@@ -100,7 +100,7 @@ namespace NsqTyped
                     throw new global::System.ArgumentNullException(nameof(message));
                 }
 
-                var value = global::NsqTyped.NsqTypedSerializers.Shop_Billing_Order.Deserialize(new global::System.Buffers.ReadOnlySequence<byte>(message.Body));
+                var value = global::NsqTyped.NsqTypedDispatching.Deserialize<global::Shop.Billing.Order>(global::NsqTyped.NsqTypedSerializers.Shop_Billing_Order, message, HandlerName);
                 return global::Shop.Handlers.Handle(value);
             }
         }
@@ -128,7 +128,7 @@ namespace NsqTyped
                     throw new global::System.ArgumentNullException(nameof(message));
                 }
 
-                var value = global::NsqTyped.NsqTypedSerializers.Message.Deserialize(new global::System.Buffers.ReadOnlySequence<byte>(message.Body));
+                var value = global::NsqTyped.NsqTypedDispatching.Deserialize<global::Shop.Shipping.Outer.Message>(global::NsqTyped.NsqTypedSerializers.Message, message, HandlerName);
                 return global::Shop.Handlers.Handle(value);
             }
         }
@@ -156,7 +156,7 @@ namespace NsqTyped
                     throw new global::System.ArgumentNullException(nameof(message));
                 }
 
-                var value = global::NsqTyped.NsqTypedSerializers.Shop_Shipping_Order.Deserialize(new global::System.Buffers.ReadOnlySequence<byte>(message.Body));
+                var value = global::NsqTyped.NsqTypedDispatching.Deserialize<global::Shop.Shipping.Order>(global::NsqTyped.NsqTypedSerializers.Shop_Shipping_Order, message, HandlerName);
                 return global::Shop.Handlers.Handle(value);
             }
         }

@@ -56,6 +56,7 @@ namespace NsqTyped
         internal sealed class Counter_OnBlob_Dispatcher : global::NsqTyped.INsqHandlerDispatcher
         {
             private readonly global::System.Func<global::System.Type, object>? _handlerFactory;
+            private object? _handler;
 
             /// <summary>Creates the dispatcher.</summary>
             /// <param name="handlerFactory">Returns the handler instance, or null to resolve it from the service provider or its parameterless constructor.</param>
@@ -84,8 +85,8 @@ namespace NsqTyped
                     throw new global::System.ArgumentNullException(nameof(message));
                 }
 
-                var value = global::NsqTyped.NsqTypedSerializers.Blob.Deserialize(new global::System.Buffers.ReadOnlySequence<byte>(message.Body));
-                var handler = global::NsqTyped.NsqTypedDispatching.GetHandlerInstance<global::Shop.Counter>(_handlerFactory, services, static () => new global::Shop.Counter(), HandlerName);
+                var value = global::NsqTyped.NsqTypedDispatching.Deserialize<global::Shop.Blob>(global::NsqTyped.NsqTypedSerializers.Blob, message, HandlerName);
+                var handler = global::NsqTyped.NsqTypedDispatching.GetHandlerInstance<global::Shop.Counter>(_handlerFactory, services, static () => new global::Shop.Counter(), ref _handler, HandlerName);
                 return handler.OnBlob(value);
             }
         }
@@ -94,6 +95,7 @@ namespace NsqTyped
         internal sealed class Logs_OnImage_Dispatcher : global::NsqTyped.INsqHandlerDispatcher
         {
             private readonly global::System.Func<global::System.Type, object>? _handlerFactory;
+            private object? _handler;
 
             /// <summary>Creates the dispatcher.</summary>
             /// <param name="handlerFactory">Returns the handler instance, or null to resolve it from the service provider or its parameterless constructor.</param>
@@ -122,8 +124,8 @@ namespace NsqTyped
                     throw new global::System.ArgumentNullException(nameof(message));
                 }
 
-                var value = global::NsqTyped.NsqTypedSerializers.Image.Deserialize(new global::System.Buffers.ReadOnlySequence<byte>(message.Body));
-                var handler = global::NsqTyped.NsqTypedDispatching.GetHandlerInstance<global::Shop.Logs>(_handlerFactory, services, static () => new global::Shop.Logs(), HandlerName);
+                var value = global::NsqTyped.NsqTypedDispatching.Deserialize<global::Shop.Image>(global::NsqTyped.NsqTypedSerializers.Image, message, HandlerName);
+                var handler = global::NsqTyped.NsqTypedDispatching.GetHandlerInstance<global::Shop.Logs>(_handlerFactory, services, static () => new global::Shop.Logs(), ref _handler, HandlerName);
                 return handler.OnImage(value);
             }
         }
@@ -132,6 +134,7 @@ namespace NsqTyped
         internal sealed class Logs_OnLine_Dispatcher : global::NsqTyped.INsqHandlerDispatcher
         {
             private readonly global::System.Func<global::System.Type, object>? _handlerFactory;
+            private object? _handler;
 
             /// <summary>Creates the dispatcher.</summary>
             /// <param name="handlerFactory">Returns the handler instance, or null to resolve it from the service provider or its parameterless constructor.</param>
@@ -160,8 +163,8 @@ namespace NsqTyped
                     throw new global::System.ArgumentNullException(nameof(message));
                 }
 
-                var value = global::NsqTyped.NsqTypedSerializers.LogLineMessage.Deserialize(new global::System.Buffers.ReadOnlySequence<byte>(message.Body));
-                var handler = global::NsqTyped.NsqTypedDispatching.GetHandlerInstance<global::Shop.Logs>(_handlerFactory, services, static () => new global::Shop.Logs(), HandlerName);
+                var value = global::NsqTyped.NsqTypedDispatching.Deserialize<global::Shop.LogLineMessage>(global::NsqTyped.NsqTypedSerializers.LogLineMessage, message, HandlerName);
+                var handler = global::NsqTyped.NsqTypedDispatching.GetHandlerInstance<global::Shop.Logs>(_handlerFactory, services, static () => new global::Shop.Logs(), ref _handler, HandlerName);
                 return handler.OnLine(value);
             }
         }
@@ -170,6 +173,7 @@ namespace NsqTyped
         internal sealed class Sink_OnStock_Dispatcher : global::NsqTyped.INsqHandlerDispatcher
         {
             private readonly global::System.Func<global::System.Type, object>? _handlerFactory;
+            private object? _handler;
 
             /// <summary>Creates the dispatcher.</summary>
             /// <param name="handlerFactory">Returns the handler instance, or null to resolve it from the service provider or its parameterless constructor.</param>
@@ -198,8 +202,8 @@ namespace NsqTyped
                     throw new global::System.ArgumentNullException(nameof(message));
                 }
 
-                var value = global::NsqTyped.NsqTypedSerializers.StockChanged.Deserialize(new global::System.Buffers.ReadOnlySequence<byte>(message.Body));
-                var handler = global::NsqTyped.NsqTypedDispatching.GetHandlerInstance<global::Shop.Sink>(_handlerFactory, services, null, HandlerName);
+                var value = global::NsqTyped.NsqTypedDispatching.Deserialize<global::Shop.StockChanged>(global::NsqTyped.NsqTypedSerializers.StockChanged, message, HandlerName);
+                var handler = global::NsqTyped.NsqTypedDispatching.GetHandlerInstance<global::Shop.Sink>(_handlerFactory, services, null, ref _handler, HandlerName);
                 return handler.OnStock(value);
             }
         }

@@ -7,20 +7,50 @@ public sealed class NsqReaderOptionsTests
     private static ValueTask Ignore(NsqMessage message, CancellationToken cancellationToken) => ValueTask.CompletedTask;
 
     [Fact]
-    public void Defaults_are_gnsqs()
+    public void Defaults_are_gnsqs_except_the_retry_schedule()
     {
         var options = new NsqReaderOptions();
 
         Assert.Equal(5, options.MaxTries);
         Assert.Equal(1, options.MaxInFlight);
         Assert.Equal(0, options.MaxConcurrency);
-        Assert.Equal(TimeSpan.Zero, options.RequeueDelay);
+        Assert.Equal(TimeSpan.FromSeconds(10), options.RequeueDelay);
+        Assert.Equal(TimeSpan.FromMinutes(15), options.MaxRequeueDelay);
         Assert.Equal(TimeSpan.FromSeconds(60), options.LookupdPollInterval);
         Assert.Equal(0.3, options.LookupdPollJitter);
         Assert.Equal(TimeSpan.FromSeconds(10), options.LowReadyIdleTimeout);
         Assert.Equal(TimeSpan.FromSeconds(128), options.MaxBackoffDuration);
         Assert.True(options.BackoffOnRequeue);
         Assert.False(options.ManualFinish);
+    }
+
+    [Fact]
+    public void With_default_options_a_failing_message_outlives_a_60_second_outage_and_retries_within_minutes()
+    {
+        var options = new NsqReaderOptions();
+        var delays = Enumerable.Range(1, options.MaxTries).Select(options.RequeueDelayFor).ToList();
+
+        // Attempts 1..MaxTries run at 0, d1, d1+d2, ...; the message is given up only when attempt MaxTries fails.
+        var lastAttemptAt = delays.Take(options.MaxTries - 1).Aggregate(TimeSpan.Zero, (sum, d) => sum + d);
+        Assert.True(lastAttemptAt > TimeSpan.FromSeconds(60), $"the last attempt comes {lastAttemptAt} after the first failure");
+
+        // A message that failed during a 60 s outage comes back at most one delay after its failure.
+        var longestWaitDuringOutage = delays.TakeWhile((_, i) => delays.Take(i).Aggregate(TimeSpan.Zero, (s, d) => s + d) < TimeSpan.FromSeconds(60)).Max();
+        Assert.True(longestWaitDuringOutage <= TimeSpan.FromMinutes(3), $"a retry waits up to {longestWaitDuringOutage}");
+        Assert.Equal([10d, 20d, 40d, 80d, 160d], delays.Select(d => d.TotalSeconds));
+    }
+
+    [Fact]
+    public void The_retry_schedule_doubles_up_to_its_cap_and_a_cap_equal_to_the_delay_is_gnsqs_fixed_delay()
+    {
+        var growing = Valid with { RequeueDelay = TimeSpan.FromSeconds(1), MaxRequeueDelay = TimeSpan.FromSeconds(5) };
+        Assert.Equal([1d, 2d, 4d, 5d, 5d], Enumerable.Range(1, 5).Select(a => growing.RequeueDelayFor(a).TotalSeconds));
+
+        var fixedDelay = Valid with { RequeueDelay = TimeSpan.FromSeconds(3), MaxRequeueDelay = TimeSpan.FromSeconds(3) };
+        Assert.All(Enumerable.Range(1, 5), a => Assert.Equal(TimeSpan.FromSeconds(3), fixedDelay.RequeueDelayFor(a)));
+
+        var immediate = Valid with { RequeueDelay = TimeSpan.Zero };
+        Assert.Equal(TimeSpan.Zero, immediate.RequeueDelayFor(5));
     }
 
     [Theory]

@@ -357,6 +357,8 @@ public sealed class NsqReaderTests(NsqTestServers servers)
             return Interlocked.Decrement(ref failuresLeft) >= 0 ? throw new InvalidOperationException("downstream down") : ValueTask.CompletedTask;
         });
         var recorder = new RdyRecorder(reader);
+        var published = new ConcurrentQueue<NsqBackoffEventArgs>();
+        reader.BackoffChanged += (_, e) => published.Enqueue(e);
         await reader.StartAsync(TestContext.Current.CancellationToken);
 
         await PublishAsync(servers.NsqdTcpAddress, _topic, 20);
@@ -389,12 +391,195 @@ public sealed class NsqReaderTests(NsqTestServers servers)
         Assert.Equal(0, phases[^1].Counter);
         Assert.Empty(recorder.Violations);
 
+        // The public event and properties tell the same story.
+        await WaitUntilAsync(() => published.Count == recorder.PhasesSnapshot().Count, "every backoff change published");
+        Assert.Equal(recorder.PhasesSnapshot().Select(p => ((int)p.Phase, p.Counter)), published.Select(e => ((int)e.Phase, e.Counter)));
+        Assert.All(published.Where(e => e.Phase == NsqBackoffPhase.BackingOff), e => Assert.NotNull(e.Until));
+        Assert.Equal((NsqBackoffPhase.Flowing, 0), (reader.BackoffPhase, reader.BackoffCounter));
+
         // Backing off meant RDY 0; flowing again, the whole window came back.
         var rdy = recorder.History.Select(h => h.Rdy).ToList();
         var pause = rdy.IndexOf(0);
         Assert.True(pause > 0, "a failure sent RDY 0");
         Assert.Equal(1, rdy[pause + 1]);
         Assert.Contains(5, rdy.Skip(pause + 1));
+    }
+
+    [Fact]
+    public async Task After_the_first_failure_nsqd_delivers_nothing_beyond_what_was_already_in_flight()
+    {
+        const int window = 10;
+        var calls = new ConcurrentQueue<(int Attempts, bool TestingSeen)>();
+        NsqReader? self = null;
+        RdyRecorder? recorder = null;
+        var options = Options with { MaxInFlight = window, MaxConcurrency = 1, RequeueDelay = TimeSpan.Zero, MaxBackoffDuration = TimeSpan.FromSeconds(2) };
+        await using var reader = self = new NsqReader(options, (m, _) =>
+        {
+            calls.Enqueue((m.Attempts, recorder!.PhasesSnapshot().Any(p => p.Phase == RdyPhase.Testing)));
+            throw new InvalidOperationException("downstream down");
+        });
+        recorder = new RdyRecorder(reader);
+
+        // Fill the window before the handler sees anything, so every failure has a full window behind it.
+        await PublishAsync(servers.NsqdTcpAddress, _topic, 50);
+        await reader.StartAsync(TestContext.Current.CancellationToken);
+
+        await WaitUntilAsync(() => recorder.PhasesSnapshot().Any(p => p.Phase == RdyPhase.Testing), "the first backoff ends in a test");
+        await WaitUntilAsync(() => calls.Count >= 2, "the failures ran");
+        var beforeTesting = calls.Where(c => !c.TestingSeen).ToList();
+
+        // RDY 0 went out with the first REQ: no failed message came back, and no new one arrived, before the test RDY 1.
+        Assert.All(beforeTesting, c => Assert.Equal(1, c.Attempts));
+        Assert.InRange(beforeTesting.Count, 1, window);
+        Assert.Empty(recorder.Violations);
+    }
+
+    [Fact]
+    public Task An_outage_of_six_requeue_delays_loses_nothing_with_the_default_schedule_scaled_down_100_times() =>
+        OutageLosesNothingAsync(Scaled(new NsqReaderOptions(), 100), outage: TimeSpan.FromMilliseconds(600), messages: 20);
+
+    /// <summary>The scenario in real time with default options (about 2 minutes): run it by hand, against a real nsqd too.</summary>
+    [Fact(Explicit = true)]
+    public Task A_60_second_outage_loses_nothing_with_default_options() =>
+        OutageLosesNothingAsync(
+            new NsqReaderOptions { Topic = _topic, Channel = _channel, NsqdTcpAddresses = [servers.NsqdTcpAddress] },
+            outage: TimeSpan.FromSeconds(60),
+            messages: 20,
+            limit: TimeSpan.FromMinutes(6));
+
+    private static NsqReaderOptions Scaled(NsqReaderOptions defaults, int factor) => defaults with
+    {
+        RequeueDelay = defaults.RequeueDelay / factor,
+        MaxRequeueDelay = defaults.MaxRequeueDelay / factor,
+        MaxBackoffDuration = defaults.MaxBackoffDuration / factor,
+        LowReadyIdleTimeout = defaults.LowReadyIdleTimeout / factor,
+    };
+
+    private async Task OutageLosesNothingAsync(NsqReaderOptions options, TimeSpan outage, int messages, TimeSpan? limit = null)
+    {
+        options = options with { Topic = _topic, Channel = _channel, NsqdTcpAddresses = [servers.NsqdTcpAddress] };
+        var handled = new ConcurrentDictionary<string, int>();
+        var failures = 0;
+        var givenUp = new ConcurrentQueue<NsqMessage>();
+        var downUntil = long.MaxValue;
+        await using var reader = new NsqReader(options, (m, _) =>
+        {
+            if (Environment.TickCount64 < Volatile.Read(ref downUntil))
+            {
+                Interlocked.Increment(ref failures);
+                throw new InvalidOperationException("downstream is down");
+            }
+
+            handled[Text(m)] = m.Attempts;
+            return ValueTask.CompletedTask;
+        });
+        reader.GivingUp += (_, e) => givenUp.Enqueue(e.Message);
+        await PublishAsync(servers.NsqdTcpAddress, _topic, messages);
+        Interlocked.Exchange(ref downUntil, Environment.TickCount64 + (long)outage.TotalMilliseconds);
+        await reader.StartAsync(TestContext.Current.CancellationToken);
+
+        await WaitUntilAsync(() => handled.Count == messages || !givenUp.IsEmpty, "every message handled after the outage", limit ?? WaitLimit);
+
+        Assert.Empty(givenUp);
+        Assert.Equal(messages, handled.Count);
+        Assert.True(Volatile.Read(ref failures) > 0, "the outage made the handler fail");
+    }
+
+    [Fact]
+    public async Task A_permanent_failure_is_given_up_at_once_without_backoff_and_without_retries()
+    {
+        var calls = 0;
+        var givenUp = new ConcurrentQueue<NsqGivingUpEventArgs>();
+        var backoffs = new ConcurrentQueue<NsqBackoffEventArgs>();
+        var deadTopic = _topic + ".dead";
+        await using var dead = await TestConsumer.StartAsync(servers.NsqdTcpAddress, deadTopic, "audit");
+        await using var reader = new NsqReader(Options with { DeadLetterTopic = deadTopic }, (m, _) =>
+        {
+            Interlocked.Increment(ref calls);
+            throw new NsqPermanentFailureException("the order references a customer that does not exist");
+        });
+        reader.GivingUp += (_, e) => givenUp.Enqueue(e);
+        reader.BackoffChanged += (_, e) => backoffs.Enqueue(e);
+        await reader.StartAsync(TestContext.Current.CancellationToken);
+
+        await PublishAsync(servers.NsqdTcpAddress, _topic, 1, prefix: "poison");
+
+        var copy = await dead.NextAsync(WaitLimit);
+        Assert.Equal("poison0", Text(copy));
+        await WaitUntilAsync(async () => await StatsAsync() is { Depth: 0, InFlightCount: 0, DeferredCount: 0 }, "the poison message is finished");
+        Assert.Equal(1, Volatile.Read(ref calls));
+        Assert.IsType<NsqPermanentFailureException>(Assert.Single(givenUp).Reason);
+        Assert.Empty(backoffs);
+        Assert.Equal((NsqBackoffPhase.Flowing, 0), (reader.BackoffPhase, reader.BackoffCounter));
+    }
+
+    [Fact]
+    public async Task Giving_up_after_max_tries_dead_letters_the_body_before_finishing()
+    {
+        var deadTopic = _topic + ".dead";
+        await using var dead = await TestConsumer.StartAsync(servers.NsqdTcpAddress, deadTopic, "audit");
+        var attempts = new ConcurrentQueue<int>();
+        await using var reader = new NsqReader(Options with { MaxTries = 2, MaxBackoffDuration = TimeSpan.Zero, DeadLetterTopic = deadTopic }, (m, _) =>
+        {
+            attempts.Enqueue(m.Attempts);
+            throw new InvalidOperationException("always fails");
+        });
+        await reader.StartAsync(TestContext.Current.CancellationToken);
+
+        await PublishAsync(servers.NsqdTcpAddress, _topic, 1, prefix: "doomed");
+
+        Assert.Equal("doomed0", Text(await dead.NextAsync(WaitLimit)));
+        await WaitUntilAsync(async () => await StatsAsync() is { Depth: 0, InFlightCount: 0, DeferredCount: 0 }, "the given-up message is finished");
+        Assert.Equal([1, 2], attempts.ToArray());
+    }
+
+    [Fact]
+    public async Task A_dead_letter_publish_that_fails_requeues_the_message_and_never_finishes_it()
+    {
+        var deadTopic = _topic + ".dead";
+        await using var dead = await TestConsumer.StartAsync(servers.NsqdTcpAddress, deadTopic, "audit");
+        await using var publisher = await NsqdConnection.ConnectAsync(servers.NsqdTcpAddress, cancellationToken: TestContext.Current.CancellationToken);
+        var flaky = new FlakyPublisher(publisher, failures: 1);
+        var requeues = new ConcurrentQueue<NsqRequeuedEventArgs>();
+        var finished = 0;
+        var options = Options with { MaxTries = 1, MaxBackoffDuration = TimeSpan.Zero, DeadLetterTopic = deadTopic, DeadLetterPublisher = flaky };
+        await using var reader = new NsqReader(options, (_, _) => throw new InvalidOperationException("always fails"));
+        reader.Requeued += (_, e) => requeues.Enqueue(e);
+        reader.Finished += (_, _) => Interlocked.Increment(ref finished);
+        await reader.StartAsync(TestContext.Current.CancellationToken);
+
+        await PublishAsync(servers.NsqdTcpAddress, _topic, 1, prefix: "kept");
+
+        // Attempt 1 fails (REQ 0); attempt 2 is given up, its dead-letter publish fails: REQ again, not FIN.
+        await WaitUntilAsync(() => requeues.Count >= 2, "requeued after the failed dead-letter publish");
+        Assert.Equal(0, Volatile.Read(ref finished));
+        var afterFailedPublish = requeues.ToArray()[1];
+        Assert.False(afterFailedPublish.Backoff);
+        Assert.True(afterFailedPublish.Delay >= TimeSpan.FromSeconds(1), $"requeued with {afterFailedPublish.Delay}");
+
+        // Attempt 3: the publisher works again; the copy goes out, then the message is finished.
+        Assert.Equal("kept0", Text(await dead.NextAsync(WaitLimit)));
+        await WaitUntilAsync(async () => await StatsAsync() is { Depth: 0, InFlightCount: 0, DeferredCount: 0 }, "finished after the copy was published");
+        Assert.Equal(1, Volatile.Read(ref finished));
+        Assert.Equal(2, flaky.Calls);
+    }
+
+    private sealed class FlakyPublisher(INsqPublisher inner, int failures) : INsqPublisher
+    {
+        private int _calls;
+
+        public int Calls => Volatile.Read(ref _calls);
+
+        public ValueTask PublishAsync(string topic, ReadOnlyMemory<byte> body, CancellationToken cancellationToken = default) =>
+            Interlocked.Increment(ref _calls) <= failures
+                ? ValueTask.FromException(new NsqConnectionException("dead-letter nsqd unreachable"))
+                : inner.PublishAsync(topic, body, cancellationToken);
+
+        public ValueTask PublishManyAsync(string topic, IReadOnlyList<ReadOnlyMemory<byte>> bodies, CancellationToken cancellationToken = default) =>
+            throw new NotSupportedException();
+
+        public ValueTask PublishDeferredAsync(string topic, ReadOnlyMemory<byte> body, TimeSpan delay, CancellationToken cancellationToken = default) =>
+            throw new NotSupportedException();
     }
 
     [Fact]
@@ -527,6 +712,30 @@ public sealed class NsqReaderTests(NsqTestServers servers)
 
         await enumeration.WaitAsync(WaitLimit, TestContext.Current.CancellationToken);
         Assert.Equal(3, Volatile.Read(ref count));
+    }
+
+    [Fact]
+    public async Task A_message_nobody_answers_stops_counting_at_msg_timeout_so_close_does_not_wait_for_it()
+    {
+        var options = Options with { Connection = Options.Connection with { MsgTimeout = TimeSpan.FromSeconds(1) } };
+        var reader = new NsqReader(options);
+        await reader.StartAsync(TestContext.Current.CancellationToken);
+        await PublishAsync(servers.NsqdTcpAddress, _topic, 1);
+        NsqMessage? held = null;
+        await foreach (var message in reader.ReadAllAsync(TestContext.Current.CancellationToken))
+        {
+            held = message;
+            break;
+        }
+
+        Assert.Equal(1, Assert.Single(reader.Connections).InFlightCount);
+        Assert.True(reader.IsStarved);
+
+        // No token: only the expiry of the held message at msg_timeout can end the wait.
+        await reader.CloseAsync(CancellationToken.None).AsTask().WaitAsync(WaitLimit, TestContext.Current.CancellationToken);
+
+        Assert.False(held!.HasResponded);
+        Assert.True(reader.Completion.IsCompletedSuccessfully);
     }
 
     private sealed class RecordingDispatcher(string topic, string channel) : INsqHandlerDispatcher

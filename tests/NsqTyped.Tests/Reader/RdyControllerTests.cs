@@ -11,8 +11,41 @@ public sealed class RdyControllerTests
         public Harness(long maxInFlight, TimeSpan? maxBackoff = null, int seed = 1)
         {
             Time = new ManualTimeProvider();
-            Controller = new RdyController<string>(maxInFlight, Idle, new NsqBackoffPolicy(maxBackoff ?? TimeSpan.FromSeconds(128)), Time, new Random(seed), Record);
+            Controller = new RdyController<string>(
+                maxInFlight,
+                Idle,
+                new NsqBackoffPolicy(maxBackoff ?? TimeSpan.FromSeconds(128)),
+                Time,
+                new Random(seed),
+                Record,
+                c => InFlight.GetValueOrDefault(c),
+                c => LastActivity.TryGetValue(c, out var at) ? at : null);
             MaxInFlight = maxInFlight;
+        }
+
+        /// <summary>The connections' ledgers, as the controller reads them.</summary>
+        public Dictionary<string, int> InFlight { get; } = [];
+
+        public Dictionary<string, DateTimeOffset> LastActivity { get; } = [];
+
+        /// <summary>nsqd delivers a message on <paramref name="conn"/>: its ledger counts it, the controller hears of it.</summary>
+        public void Deliver(string conn)
+        {
+            InFlight[conn] = InFlight.GetValueOrDefault(conn) + 1;
+            LastActivity[conn] = Time.GetUtcNow();
+            Controller.OnMessageReceived(conn);
+        }
+
+        /// <summary>The handler answers a message of <paramref name="conn"/>.</summary>
+        public void Complete(string conn, RdyOutcome outcome)
+        {
+            if (InFlight.GetValueOrDefault(conn) > 0)
+            {
+                InFlight[conn]--;
+            }
+
+            LastActivity[conn] = Time.GetUtcNow();
+            Controller.OnMessageCompleted(conn, outcome);
         }
 
         public ManualTimeProvider Time { get; }
@@ -36,6 +69,8 @@ public sealed class RdyControllerTests
         public void Remove(string conn)
         {
             Wire.Remove(conn);
+            InFlight.Remove(conn);
+            LastActivity.Remove(conn);
             Controller.Remove(conn);
         }
 
@@ -59,7 +94,7 @@ public sealed class RdyControllerTests
         h.Add("a");
         Assert.Equal(1, h.Rdy("a"));
 
-        h.Controller.OnMessageReceived("a");
+        h.Deliver("a");
         Assert.Equal(100, h.Rdy("a"));
     }
 
@@ -70,7 +105,7 @@ public sealed class RdyControllerTests
         foreach (var c in new[] { "a", "b", "c" })
         {
             h.Add(c);
-            h.Controller.OnMessageReceived(c);
+            h.Deliver(c);
         }
 
         Assert.Equal([4L, 3L, 3L], new[] { h.Rdy("a"), h.Rdy("b"), h.Rdy("c") });
@@ -83,10 +118,11 @@ public sealed class RdyControllerTests
         h.Add("a");
         h.Add("b");
         h.Add("c");
-        h.Controller.OnMessageReceived("a");
+        h.Deliver("a");
 
         Assert.Equal([8L, 1L, 1L], new[] { h.Rdy("a"), h.Rdy("b"), h.Rdy("c") });
 
+        h.Complete("a", RdyOutcome.Success);
         h.Time.Advance(Idle);
         h.Controller.Tick();
         Assert.Equal([1L, 1L, 1L], new[] { h.Rdy("a"), h.Rdy("b"), h.Rdy("c") });
@@ -98,8 +134,8 @@ public sealed class RdyControllerTests
         var h = new Harness(100);
         h.Add("small", maxRdy: 10);
         h.Add("big");
-        h.Controller.OnMessageReceived("small");
-        h.Controller.OnMessageReceived("big");
+        h.Deliver("small");
+        h.Deliver("big");
 
         Assert.Equal(10, h.Rdy("small"));
         Assert.Equal(90, h.Rdy("big"));
@@ -111,8 +147,8 @@ public sealed class RdyControllerTests
         var h = new Harness(10);
         h.Add("a");
         h.Add("b");
-        h.Controller.OnMessageReceived("a");
-        h.Controller.OnMessageReceived("b");
+        h.Deliver("a");
+        h.Deliver("b");
         Assert.Equal(5, h.Rdy("a"));
 
         h.Remove("b");
@@ -125,13 +161,13 @@ public sealed class RdyControllerTests
     {
         var h = new Harness(10);
         h.Add("a");
-        h.Controller.OnMessageReceived("a");
+        h.Deliver("a");
         var before = h.Sent.Count;
 
         for (var i = 0; i < 50; i++)
         {
-            h.Controller.OnMessageReceived("a");
-            h.Controller.OnMessageCompleted("a", RdyOutcome.Success);
+            h.Deliver("a");
+            h.Complete("a", RdyOutcome.Success);
             h.Controller.Tick();
         }
 
@@ -178,8 +214,8 @@ public sealed class RdyControllerTests
         for (var i = 0; i < 5; i++)
         {
             h.Time.Advance(TimeSpan.FromSeconds(5));
-            h.Controller.OnMessageReceived("a");
-            h.Controller.OnMessageCompleted("a", RdyOutcome.Success);
+            h.Deliver("a");
+            h.Complete("a", RdyOutcome.Success);
             h.Controller.Tick();
             Assert.Equal(1, h.Rdy("a"));
         }
@@ -197,10 +233,10 @@ public sealed class RdyControllerTests
         var h = new Harness(10);
         h.Add("a");
         h.Add("b");
-        h.Controller.OnMessageReceived("a");
-        h.Controller.OnMessageReceived("b");
+        h.Deliver("a");
+        h.Deliver("b");
 
-        h.Controller.OnMessageCompleted("a", RdyOutcome.Failure);
+        h.Complete("a", RdyOutcome.Failure);
 
         Assert.Equal(RdyPhase.BackingOff, h.Controller.Phase);
         Assert.Equal(0, h.Controller.TotalRdy);
@@ -220,10 +256,10 @@ public sealed class RdyControllerTests
     {
         var h = new Harness(10);
         h.Add("a");
-        h.Controller.OnMessageReceived("a");
+        h.Deliver("a");
         for (var i = 0; i < 3; i++)
         {
-            h.Controller.OnMessageCompleted("a", RdyOutcome.Failure);
+            h.Complete("a", RdyOutcome.Failure);
             h.Time.Advance(h.Controller.NextTickDelay()!.Value);
             h.Controller.Tick();
         }
@@ -232,8 +268,8 @@ public sealed class RdyControllerTests
         for (var expected = 2; expected >= 1; expected--)
         {
             Assert.Equal(RdyPhase.Testing, h.Controller.Phase);
-            h.Controller.OnMessageReceived("a");
-            h.Controller.OnMessageCompleted("a", RdyOutcome.Success);
+            h.Deliver("a");
+            h.Complete("a", RdyOutcome.Success);
             Assert.Equal(expected, h.Controller.BackoffCounter);
             Assert.Equal(0, h.Rdy("a"));
             h.Time.Advance(h.Controller.NextTickDelay()!.Value);
@@ -241,8 +277,8 @@ public sealed class RdyControllerTests
             Assert.Equal(1, h.Rdy("a"));
         }
 
-        h.Controller.OnMessageReceived("a");
-        h.Controller.OnMessageCompleted("a", RdyOutcome.Success);
+        h.Deliver("a");
+        h.Complete("a", RdyOutcome.Success);
 
         Assert.Equal(RdyPhase.Flowing, h.Controller.Phase);
         Assert.Equal(0, h.Controller.BackoffCounter);
@@ -254,13 +290,13 @@ public sealed class RdyControllerTests
     {
         var h = new Harness(10, seed: 3);
         h.Add("a");
-        h.Controller.OnMessageReceived("a");
-        h.Controller.OnMessageCompleted("a", RdyOutcome.Failure);
+        h.Deliver("a");
+        h.Complete("a", RdyOutcome.Failure);
         Assert.Equal(RdyPhase.BackingOff, h.Controller.Phase);
         var until = h.Controller.BackoffUntil;
 
-        h.Controller.OnMessageCompleted("a", RdyOutcome.Failure);
-        h.Controller.OnMessageCompleted("a", RdyOutcome.Success);
+        h.Complete("a", RdyOutcome.Failure);
+        h.Complete("a", RdyOutcome.Success);
 
         Assert.Equal(RdyPhase.BackingOff, h.Controller.Phase);
         Assert.Equal(1, h.Controller.BackoffCounter);
@@ -274,7 +310,7 @@ public sealed class RdyControllerTests
         h.Add("a");
         for (var i = 0; i < 10; i++)
         {
-            h.Controller.OnMessageCompleted("a", RdyOutcome.Failure);
+            h.Complete("a", RdyOutcome.Failure);
             Assert.True(h.Controller.NextTickDelay() <= TimeSpan.FromSeconds(2));
             h.Time.Advance(h.Controller.NextTickDelay()!.Value);
             h.Controller.Tick();
@@ -288,9 +324,9 @@ public sealed class RdyControllerTests
     {
         var h = new Harness(10, maxBackoff: TimeSpan.Zero);
         h.Add("a");
-        h.Controller.OnMessageReceived("a");
+        h.Deliver("a");
 
-        h.Controller.OnMessageCompleted("a", RdyOutcome.Failure);
+        h.Complete("a", RdyOutcome.Failure);
 
         Assert.Equal(RdyPhase.Flowing, h.Controller.Phase);
         Assert.Equal(10, h.Rdy("a"));
@@ -302,7 +338,7 @@ public sealed class RdyControllerTests
         var h = new Harness(10);
         h.Add("a");
         h.Add("b");
-        h.Controller.OnMessageCompleted("a", RdyOutcome.Failure);
+        h.Complete("a", RdyOutcome.Failure);
         h.Time.Advance(h.Controller.NextTickDelay()!.Value);
         h.Controller.Tick();
         var first = h.Wire.Single(kv => kv.Value == 1).Key;
@@ -319,7 +355,7 @@ public sealed class RdyControllerTests
     {
         var h = new Harness(10);
         h.Add("a");
-        h.Controller.OnMessageReceived("a");
+        h.Deliver("a");
 
         h.Controller.Stop();
         h.Add("b");
@@ -330,21 +366,141 @@ public sealed class RdyControllerTests
     }
 
     [Fact]
-    public void Is_starved_when_in_flight_reaches_85_percent_of_rdy()
+    public void A_connection_with_messages_in_flight_is_not_idle_however_slow_its_handler()
     {
         var h = new Harness(10);
         h.Add("a");
-        h.Controller.OnMessageReceived("a");
-        Assert.False(h.Controller.IsStarved);
-
-        for (var i = 0; i < 7; i++)
+        h.Add("b");
+        for (var i = 0; i < 5; i++)
         {
-            h.Controller.OnMessageReceived("a");
+            h.Deliver("a");
         }
 
-        Assert.False(h.Controller.IsStarved);
-        h.Controller.OnMessageReceived("a");
-        Assert.True(h.Controller.IsStarved);
+        Assert.Equal(9, h.Rdy("a"));
+
+        // A 35 s handler: no delivery, no answer, but five messages in flight the whole time.
+        for (var i = 0; i < 7; i++)
+        {
+            h.Time.Advance(TimeSpan.FromSeconds(5));
+            h.Controller.Tick();
+            Assert.Equal(9, h.Rdy("a"));
+        }
+
+        for (var i = 0; i < 5; i++)
+        {
+            h.Complete("a", RdyOutcome.Success);
+        }
+
+        // Idle now counts from the last answer.
+        h.Time.Advance(Idle - TimeSpan.FromSeconds(1));
+        h.Controller.Tick();
+        Assert.Equal(9, h.Rdy("a"));
+        h.Time.Advance(TimeSpan.FromSeconds(1));
+        h.Controller.Tick();
+        Assert.Equal(1, h.Rdy("a"));
+    }
+
+    [Fact]
+    public void A_grant_waits_until_messages_in_flight_elsewhere_are_answered()
+    {
+        var h = new Harness(4);
+        h.Add("a");
+        for (var i = 0; i < 4; i++)
+        {
+            h.Deliver("a");
+        }
+
+        Assert.Equal(4, h.Rdy("a"));
+
+        // A new connection takes 1 of a's 4, but a still has 4 messages in flight: RDY 1 on b would make 5.
+        h.Add("b");
+        Assert.Equal(3, h.Rdy("a"));
+        Assert.Equal(0, h.Rdy("b"));
+        Assert.True(h.Controller.HasHeldGrants);
+        Assert.NotNull(h.Controller.NextTickDelay());
+
+        h.Complete("a", RdyOutcome.Success);
+
+        Assert.Equal(1, h.Rdy("b"));
+        Assert.False(h.Controller.HasHeldGrants);
+    }
+
+    [Theory]
+    [InlineData(1, 21)]
+    [InlineData(2, 22)]
+    [InlineData(5, 23)]
+    [InlineData(40, 24)]
+    public void Randomized_redistribution_never_puts_more_than_max_in_flight_in_flight(long maxInFlight, int seed)
+    {
+        var h = new Harness(maxInFlight, maxBackoff: TimeSpan.FromSeconds(4), seed: seed);
+        var random = new Random(seed);
+        var live = new List<string>();
+        var draining = new List<string>();
+        var next = 0;
+        long delivered = 0;
+
+        for (var step = 0; step < 8000; step++)
+        {
+            switch (random.Next(12))
+            {
+                case 0 when live.Count < 8:
+                    var name = "c" + next++;
+                    h.Add(name, maxRdy: random.Next(4) == 0 ? random.Next(1, 5) : 2500);
+                    live.Add(name);
+                    break;
+                case 1 when live.Count > 0:
+                    // A producer vanishes from lookupd: RDY 0, its messages still in flight.
+                    var retired = live[random.Next(live.Count)];
+                    live.Remove(retired);
+                    draining.Add(retired);
+                    h.Controller.Retire(retired);
+                    break;
+                case 2 when draining.Count > 0 || live.Count > 0:
+                    // A connection drops: nothing can be answered on it any more.
+                    var pool = draining.Count > 0 && random.Next(2) == 0 ? draining : live;
+                    if (pool.Count > 0)
+                    {
+                        var gone = pool[random.Next(pool.Count)];
+                        pool.Remove(gone);
+                        h.Remove(gone);
+                    }
+
+                    break;
+                case 3 or 4 or 5 or 6:
+                    // nsqd delivers wherever a connection's in-flight count is below its RDY.
+                    var open = live.Concat(draining).Where(c => h.InFlight.GetValueOrDefault(c) < h.Rdy(c)).ToList();
+                    if (open.Count > 0)
+                    {
+                        h.Deliver(open[random.Next(open.Count)]);
+                        delivered++;
+                    }
+
+                    break;
+                case 7 or 8 or 9:
+                    var busy = live.Concat(draining).Where(c => h.InFlight.GetValueOrDefault(c) > 0).ToList();
+                    if (busy.Count > 0)
+                    {
+                        var outcome = random.Next(12) switch { 0 => RdyOutcome.Failure, 1 => RdyOutcome.Neutral, _ => RdyOutcome.Success };
+                        h.Complete(busy[random.Next(busy.Count)], outcome);
+                    }
+
+                    break;
+                default:
+                    h.Time.Advance(TimeSpan.FromMilliseconds(random.Next(1, 6000)));
+                    h.Controller.Tick();
+                    break;
+            }
+
+            var inFlight = h.InFlight.Values.Sum();
+            Assert.True(inFlight <= maxInFlight, $"step {step}: {inFlight} messages in flight, max_in_flight {maxInFlight}");
+            Assert.True(h.Wire.Values.Sum() <= maxInFlight);
+            foreach (var c in draining)
+            {
+                Assert.Equal(0, h.Rdy(c));
+            }
+        }
+
+        Assert.True(delivered > 500, $"the churn should deliver many messages ({delivered})");
     }
 
     [Theory]
@@ -380,19 +536,19 @@ public sealed class RdyControllerTests
                     h.Remove(gone);
                     break;
                 case 2 or 3 or 4:
-                    var holder = live.Where(c => h.Controller.GetInFlight(c) < h.Rdy(c)).ToList();
+                    var holder = live.Where(c => h.InFlight.GetValueOrDefault(c) < h.Rdy(c)).ToList();
                     if (holder.Count > 0)
                     {
-                        h.Controller.OnMessageReceived(holder[random.Next(holder.Count)]);
+                        h.Deliver(holder[random.Next(holder.Count)]);
                     }
 
                     break;
                 case 5 or 6 or 7:
-                    var busy = live.Where(c => h.Controller.GetInFlight(c) > 0).ToList();
+                    var busy = live.Where(c => h.InFlight.GetValueOrDefault(c) > 0).ToList();
                     if (busy.Count > 0)
                     {
                         var outcome = random.Next(10) switch { 0 => RdyOutcome.Failure, 1 => RdyOutcome.Neutral, _ => RdyOutcome.Success };
-                        h.Controller.OnMessageCompleted(busy[random.Next(busy.Count)], outcome);
+                        h.Complete(busy[random.Next(busy.Count)], outcome);
                     }
 
                     break;
@@ -426,7 +582,8 @@ public sealed class RdyControllerTests
 
             if (h.Controller.Phase == RdyPhase.Flowing && live.Count > 0)
             {
-                Assert.True(h.Controller.TotalRdy > 0, $"step {step}: flowing with {live.Count} connections but no RDY anywhere");
+                // No RDY anywhere is only right while messages still in flight hold the budget back.
+                Assert.True(h.Controller.TotalRdy > 0 || h.Controller.HasHeldGrants, $"step {step}: flowing with {live.Count} connections but no RDY anywhere");
             }
         }
 

@@ -17,6 +17,7 @@ internal static class ReaderTestKit
         LookupdPollInterval = TimeSpan.FromMilliseconds(200),
         LowReadyIdleTimeout = TimeSpan.FromMilliseconds(300),
         MaxBackoffDuration = TimeSpan.FromSeconds(2),
+        RequeueDelay = TimeSpan.Zero,
         ReconnectDelay = TimeSpan.FromMilliseconds(100),
         MaxReconnectDelay = TimeSpan.FromMilliseconds(500),
         Connection = NsqdConnectionOptions.Default with { HeartbeatInterval = TimeSpan.FromSeconds(5) },
@@ -67,7 +68,7 @@ internal sealed class RdyRecorder
         _maxInFlight = reader.Options.MaxInFlight;
         reader.RdySent += OnRdy;
         reader.SessionRemoved += OnRemoved;
-        reader.BackoffChanged += (phase, counter) =>
+        reader.BackoffHook += (phase, counter) =>
         {
             lock (_gate)
             {

@@ -21,6 +21,7 @@ public sealed class TypedEndToEndTests(NsqTestServers servers)
         MaxInFlight = 32,
         // A failure backs off for at most this long, so the requeue test does not wait seconds for RDY.
         MaxBackoffDuration = TimeSpan.FromMilliseconds(200),
+        RequeueDelay = TimeSpan.Zero,
         ReconnectDelay = TimeSpan.FromMilliseconds(100),
         MaxReconnectDelay = TimeSpan.FromMilliseconds(500),
     };
@@ -129,26 +130,34 @@ public sealed class TypedEndToEndTests(NsqTestServers servers)
     }
 
     [Fact]
-    public async Task Reader_given_a_dispatcher_and_a_provider_resolves_the_instance_handler_from_it()
+    public async Task Reader_given_a_dispatcher_and_a_provider_resolves_the_instance_handler_from_a_scope_per_message()
     {
         var runId = TypedDeliveries.NewRun();
         var ledger = new InvoiceLedger();
-        await using var provider = new ServiceCollection().AddSingleton(ledger).AddNsqTypedHandlers().BuildServiceProvider();
+
+        // ValidateScopes: resolving the scoped handler from the root provider would throw.
+        await using var provider = new ServiceCollection().AddSingleton(ledger).AddNsqTypedHandlers()
+            .BuildServiceProvider(new ServiceProviderOptions { ValidateOnBuild = true, ValidateScopes = true });
         var dispatcher = provider.GetServices<INsqHandlerDispatcher>().Single(d => d.Topic == NsqTopics.InvoiceIssuedEvent);
         await CreateChannelsAsync([dispatcher]);
+        var failures = new ConcurrentQueue<Exception>();
         await using var reader = new NsqReader(ReaderOptions, dispatcher, provider);
+        reader.HandlerException += (_, e) => failures.Enqueue(e.Error);
         await reader.StartAsync(TestContext.Current.CancellationToken);
 
+        var sent = new[] { new InvoiceIssuedEvent(runId, 7, 70m), new InvoiceIssuedEvent(runId, 8, 80m), new InvoiceIssuedEvent(runId, 9, 90m) };
         await using (var producer = new NsqProducer(servers.NsqdTcpAddress))
         {
-            await producer.PublishInvoiceIssuedAsync(new InvoiceIssuedEvent(runId, 7, 70m), TestContext.Current.CancellationToken);
+            await producer.PublishInvoiceIssuedBatchAsync(sent, TestContext.Current.CancellationToken);
         }
 
-        await NsqTestServers.WaitUntilAsync(() => TypedDeliveries.Of(runId).Count >= 1, WaitLimit, "the invoice is handled");
+        await NsqTestServers.WaitUntilAsync(() => TypedDeliveries.Of(runId).Count >= 3, WaitLimit, "the invoices are handled");
         await WaitUntilDrainedAsync([dispatcher]);
-        var delivery = Assert.Single(TypedDeliveries.Of(runId));
-        Assert.Equal(new InvoiceIssuedEvent(runId, 7, 70m), delivery.Message);
-        Assert.Equal(1, ledger.Entries);
+        var deliveries = TypedDeliveries.Of(runId);
+        Assert.Equal(sent, deliveries.Select(d => (InvoiceIssuedEvent)d.Message).OrderBy(i => i.Number));
+        Assert.Equal(3, deliveries.Select(d => d.InstanceId).Distinct().Count());
+        Assert.Equal(3, ledger.Entries);
+        Assert.Empty(failures);
     }
 
     [Fact]
@@ -194,6 +203,32 @@ public sealed class TypedEndToEndTests(NsqTestServers servers)
         Assert.All(deliveries, d => Assert.Equal(job, d.Message));
         var failure = Assert.Single(failures);
         Assert.IsType<InvalidOperationException>(failure);
+    }
+
+    [Fact]
+    public async Task An_undeserializable_body_is_given_up_at_once_without_backoff_or_retries()
+    {
+        var dispatcher = NsqTypedHandlers.All.Single(d => d.Topic == NsqTopics.FlakyJob);
+        var givenUp = new ConcurrentQueue<NsqGivingUpEventArgs>();
+        var backoffs = new ConcurrentQueue<NsqBackoffEventArgs>();
+        await using var readers = await StartReadersAsync([dispatcher], configure: r =>
+        {
+            r.GivingUp += (_, e) => givenUp.Enqueue(e);
+            r.BackoffChanged += (_, e) => backoffs.Enqueue(e);
+        });
+
+        await using (var producer = new NsqProducer(servers.NsqdTcpAddress))
+        {
+            await producer.PublishAsync(dispatcher.Topic, "{ this is not a job"u8.ToArray(), TestContext.Current.CancellationToken);
+        }
+
+        await NsqTestServers.WaitUntilAsync(() => !givenUp.IsEmpty, WaitLimit, "the poison message is given up");
+        await WaitUntilDrainedAsync([dispatcher]);
+        var e = Assert.Single(givenUp);
+        Assert.Equal(1, e.Message.Attempts);
+        Assert.IsType<NsqDeserializationException>(e.Reason);
+        Assert.Empty(backoffs);
+        Assert.Equal(NsqBackoffPhase.Flowing, readers.Readers[0].BackoffPhase);
     }
 
     [Fact]
