@@ -277,6 +277,68 @@ public sealed class DiagnosticTests
         Assert.Equal(["NSQT001", "NSQT005"], analyzer.Select(d => d.Id).Order().ToArray());
     }
 
+    [Fact]
+    public async Task NSQT011_generic_typed_calls_with_a_type_that_is_not_a_topic_are_reported_on_the_type_argument()
+    {
+        var (source, spans) = Markup.Parse(Usings + """
+            namespace Shop
+            {
+                public static class App
+                {
+                    public static async Task Run(INsqPublisher publisher, NsqReader reader)
+                    {
+                        await publisher.PublishAsync(new OrderCreated("fine"));
+                        await publisher.PublishAsync<OrderCreated>(new OrderCreated("fine too"));
+                        await publisher.PublishAsync<[|string|]>("no topic");
+                        await foreach (var item in reader.ReadAllAsync<[|Uri|]>()) { }
+                        await foreach (var item in reader.ReadAllAsync<OrderCreated>()) { }
+                        _ = NsqTypedTopicTable.Topic<[|int|]>();
+                    }
+
+                    // Checked where it is instantiated with a real type, not here.
+                    public static ValueTask Forward<T>(INsqPublisher publisher, T message) => publisher.PublishAsync(message);
+                }
+            }
+            """);
+        var (_, output) = GeneratorHarness.Run(GeneratorHarness.Compile(source, Common, Sources.JsonContext("OrderCreated")));
+        Assert.True(GeneratorHarness.CompilerDiagnostics(output).IsEmpty, GeneratorHarness.Describe(GeneratorHarness.CompilerDiagnostics(output)));
+
+        var diagnostics = await GeneratorHarness.AnalyzeAsync(output);
+
+        Assert.All(diagnostics, d => Assert.Equal("NSQT011", d.Id));
+        Assert.Equal(spans.OrderBy(s => s.Start), diagnostics.Select(d => d.Location.SourceSpan).OrderBy(s => s.Start));
+        Assert.Contains(
+            "'string' has no [NsqTopic] attribute, so PublishAsync<T> has no topic or serializer for it",
+            diagnostics.Select(d => d.GetMessage(System.Globalization.CultureInfo.InvariantCulture)));
+    }
+
+    [Fact]
+    public void Every_diagnostic_links_to_its_page_in_docs_diagnostics()
+    {
+        var docs = Path.Combine(RepositoryRoot(), "docs", "diagnostics");
+        var descriptors = new NsqTypedAnalyzer().SupportedDiagnostics;
+
+        Assert.NotEmpty(descriptors);
+        Assert.All(descriptors, d =>
+        {
+            Assert.Equal(DiagnosticDescriptors.HelpLinkBase + d.Id + ".md", d.HelpLinkUri);
+            Assert.True(File.Exists(Path.Combine(docs, d.Id + ".md")), $"docs/diagnostics/{d.Id}.md is missing");
+        });
+    }
+
+    private static string RepositoryRoot([System.Runtime.CompilerServices.CallerFilePath] string path = "")
+    {
+        for (var dir = Path.GetDirectoryName(path); dir is not null; dir = Path.GetDirectoryName(dir))
+        {
+            if (File.Exists(Path.Combine(dir, "NsqTyped.sln")))
+            {
+                return dir;
+            }
+        }
+
+        throw new InvalidOperationException("No NsqTyped.sln above " + path);
+    }
+
     /// <summary>
     /// Asserts that the analyzer reports <paramref name="id"/> exactly at the marked spans and
     /// nothing else, then that a <c>#pragma warning disable</c> suppresses every one of them.
