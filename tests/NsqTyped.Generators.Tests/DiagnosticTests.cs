@@ -315,7 +315,7 @@ public sealed class DiagnosticTests
     [Fact]
     public void Every_diagnostic_links_to_its_page_in_docs_diagnostics()
     {
-        var docs = Path.Combine(RepositoryRoot(), "docs", "diagnostics");
+        var docs = Path.Combine(Repository.Root(), "docs", "diagnostics");
         var descriptors = new NsqTypedAnalyzer().SupportedDiagnostics;
 
         Assert.NotEmpty(descriptors);
@@ -324,19 +324,6 @@ public sealed class DiagnosticTests
             Assert.Equal(DiagnosticDescriptors.HelpLinkBase + d.Id + ".md", d.HelpLinkUri);
             Assert.True(File.Exists(Path.Combine(docs, d.Id + ".md")), $"docs/diagnostics/{d.Id}.md is missing");
         });
-    }
-
-    private static string RepositoryRoot([System.Runtime.CompilerServices.CallerFilePath] string path = "")
-    {
-        for (var dir = Path.GetDirectoryName(path); dir is not null; dir = Path.GetDirectoryName(dir))
-        {
-            if (File.Exists(Path.Combine(dir, "NsqTyped.sln")))
-            {
-                return dir;
-            }
-        }
-
-        throw new InvalidOperationException("No NsqTyped.sln above " + path);
     }
 
     /// <summary>
