@@ -5,7 +5,8 @@ namespace NsqTyped.Generators.Tests;
 
 /// <summary>
 /// The generated API is internal to the application; its test project sees it through
-/// <c>&lt;InternalsVisibleTo Include="App.Tests" /&gt;</c> (docs/testing.md), and without it gets CS0122.
+/// <c>&lt;InternalsVisibleTo Include="App.Tests" /&gt;</c> (docs/testing.md), and without it gets CS0122;
+/// a test project with topics of its own gets CS0436 (its generated types hide the application's).
 /// </summary>
 public sealed class TestProjectAccessTests
 {
@@ -63,6 +64,17 @@ public sealed class TestProjectAccessTests
         var (_, output) = GeneratorHarness.Run(GeneratorHarness.CompileAssembly("Shop.Tests", Test).AddReferences(AppReference("")));
 
         Assert.Contains(GeneratorHarness.CompilerDiagnostics(output), d => d.Id == "CS0122");
+    }
+
+    [Fact]
+    public void A_test_project_with_topics_of_its_own_gets_generated_types_that_clash_with_the_applications()
+    {
+        const string OwnTopic = "namespace Shop.Tests { [NsqTyped.NsqTopic(\"test.only\")] public sealed record Probe(string V); }";
+        var app = AppReference("[assembly: System.Runtime.CompilerServices.InternalsVisibleTo(\"Shop.Tests\")]");
+        var (_, output) = GeneratorHarness.Run(GeneratorHarness.CompileAssembly("Shop.Tests", Test, OwnTopic, Sources.JsonContext("Shop.Tests.Probe")).AddReferences(app));
+
+        var diagnostics = GeneratorHarness.CompilerDiagnostics(output);
+        Assert.Contains(diagnostics, d => d.Id == "CS0436" && d.GetMessage(System.Globalization.CultureInfo.InvariantCulture).Contains("The type 'NsqTypedHandlers' in 'NsqTyped.Generators", StringComparison.Ordinal));
     }
 
     private static MetadataReference AppReference(string assemblyAttributes)
