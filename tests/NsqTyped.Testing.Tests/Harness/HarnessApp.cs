@@ -20,6 +20,7 @@ public sealed record PulledItem(string RunId, int Number);
 [JsonSerializable(typeof(OrderPlaced))]
 [JsonSerializable(typeof(ReceiptSent))]
 [JsonSerializable(typeof(PulledItem))]
+[JsonSerializable(typeof(ScopedWork))]
 internal sealed partial class HarnessJsonContext : JsonSerializerContext;
 
 /// <summary>What the handlers saw, by run, so tests running at once do not see each other's messages.</summary>
@@ -57,6 +58,34 @@ public static class Shipping
     public static ValueTask OnOrderPlacedAsync(OrderPlaced order)
     {
         Seen.Add(order.RunId, $"shipped {order.Number}");
+        return ValueTask.CompletedTask;
+    }
+}
+
+[NsqTopic("harness.scoped")]
+public sealed record ScopedWork(string RunId, int Number);
+
+/// <summary>A scoped dependency: one per message when the consumer makes a scope per message.</summary>
+public sealed class UnitOfWork : IDisposable
+{
+    private static int s_next;
+
+    public int Id { get; } = Interlocked.Increment(ref s_next);
+
+    public bool IsDisposed { get; private set; }
+
+    public void Dispose() => IsDisposed = true;
+}
+
+/// <summary>An instance handler resolved from DI with a scoped dependency.</summary>
+public sealed class ScopedWorker(UnitOfWork unitOfWork)
+{
+    public static ConcurrentQueue<(string RunId, UnitOfWork UnitOfWork)> Seen { get; } = new();
+
+    [NsqHandler(Channel = "work")]
+    public ValueTask OnWorkAsync(ScopedWork work)
+    {
+        Seen.Enqueue((work.RunId, unitOfWork));
         return ValueTask.CompletedTask;
     }
 }

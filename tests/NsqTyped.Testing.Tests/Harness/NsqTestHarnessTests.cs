@@ -1,4 +1,5 @@
 using System.Text;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace NsqTyped.Testing.Tests.Harness;
 
@@ -104,6 +105,28 @@ public sealed class NsqTestHarnessTests
 
         Assert.All(consumers.Readers, r => Assert.True(r.Completion.IsCompleted));
         Assert.Equal(["billed 1 (attempt 1)", "billed 2 (attempt 1)", "shipped 1", "shipped 2"], Seen.Of(runId).Order(StringComparer.Ordinal));
+    }
+
+    [Fact]
+    public async Task StartAllAsync_with_a_service_provider_handles_each_message_in_its_own_scope()
+    {
+        await using var server = await EmbeddedNsqd.StartAsync(cancellationToken: TestContext.Current.CancellationToken);
+        var runId = Seen.NewRun();
+        await using var producer = new NsqProducer(server.TcpAddress);
+        var services = new ServiceCollection().AddScoped<UnitOfWork>().AddSingleton<INsqPublisher>(producer);
+        services.AddNsqTypedHandlers();
+        await using var provider = services.BuildServiceProvider(new ServiceProviderOptions { ValidateScopes = true, ValidateOnBuild = true });
+
+        await using (var consumers = await NsqTypedHandlers.StartAllAsync(new NsqReaderOptions { NsqdTcpAddresses = [server.TcpAddress] }, provider, TestContext.Current.CancellationToken))
+        {
+            await consumers.WaitUntilSubscribedAsync(Timeout, TestContext.Current.CancellationToken);
+            await producer.PublishScopedWorkBatchAsync([new(runId, 1), new(runId, 2), new(runId, 3)], TestContext.Current.CancellationToken);
+            await WaitUntilAsync(() => ScopedWorker.Seen.Count(s => s.RunId == runId) == 3);
+        }
+
+        var units = ScopedWorker.Seen.Where(s => s.RunId == runId).Select(s => s.UnitOfWork).ToList();
+        Assert.Equal(3, units.Select(u => u.Id).Distinct().Count());
+        Assert.All(units, u => Assert.True(u.IsDisposed));
     }
 
     [Fact]
