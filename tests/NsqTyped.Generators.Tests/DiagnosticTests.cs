@@ -313,6 +313,15 @@ public sealed class DiagnosticTests
     }
 
     [Fact]
+    public void Help_links_point_into_the_repository_the_packages_name()
+    {
+        var props = File.ReadAllText(Path.Combine(Repository.Root(), "Directory.Build.props"));
+        var url = System.Text.RegularExpressions.Regex.Match(props, "<RepositoryUrl>([^<]+)</RepositoryUrl>").Groups[1].Value;
+
+        Assert.Equal(url + "/blob/main/docs/diagnostics/", DiagnosticDescriptors.HelpLinkBase);
+    }
+
+    [Fact]
     public void Every_diagnostic_links_to_its_page_in_docs_diagnostics()
     {
         var docs = Path.Combine(Repository.Root(), "docs", "diagnostics");
