@@ -318,7 +318,7 @@ public sealed class DiagnosticTests
         var props = File.ReadAllText(Path.Combine(Repository.Root(), "Directory.Build.props"));
         var url = System.Text.RegularExpressions.Regex.Match(props, "<RepositoryUrl>([^<]+)</RepositoryUrl>").Groups[1].Value;
 
-        Assert.Equal(url + "/blob/main/docs/diagnostics/", DiagnosticDescriptors.HelpLinkBase);
+        Assert.Equal(DiagnosticDescriptors.HelpLinkBase, url + "/blob/main/docs/diagnostics/");
     }
 
     [Fact]
