@@ -28,6 +28,7 @@ internal static class Emitter
         Add(context, "NsqTypedSerializers.g.cs", Serializers(spec));
         Add(context, "NsqTypedPublisherExtensions.g.cs", PublisherExtensions(spec));
         Add(context, "NsqTypedHandlers.g.cs", Handlers(spec));
+        TypedApiEmitter.Emit(context, spec, GeneratedCodeAttribute);
         if (spec.Facts.DependencyInjectionAvailable)
         {
             Add(context, "NsqTypedServiceCollectionExtensions.g.cs", ServiceCollectionExtensions(spec));
@@ -323,7 +324,7 @@ internal static class Emitter
 
     private static string Literal(string value) => SymbolDisplay.FormatLiteral(value, quote: true);
 
-    private static string Escape(string identifier) =>
+    internal static string Escape(string identifier) =>
         SyntaxFacts.GetKeywordKind(identifier) != SyntaxKind.None ? "@" + identifier : identifier;
 
     private static string XmlText(string text) =>

@@ -41,6 +41,12 @@ internal static class KnownTypes
     public const string NsqJsonSerializer = "global::NsqTyped.NsqJsonSerializer";
     public const string NsqRawSerializer = "global::NsqTyped.NsqRawSerializer";
     public const string NsqStringSerializer = "global::NsqTyped.NsqStringSerializer";
+    public const string NsqReader = "global::NsqTyped.NsqReader";
+    public const string NsqReaderOptions = "global::NsqTyped.NsqReaderOptions";
+    public const string NsqReaderGroup = "global::NsqTyped.NsqReaderGroup";
+    public const string NsqReceived = "global::NsqTyped.NsqReceived";
+    public const string NsqTypedReading = "global::NsqTyped.NsqTypedReading";
+    public const string TopicTable = "global::NsqTyped." + TopicTableClass;
     public const string NsqMessagePackSerializer = "global::NsqTyped.MessagePack.NsqMessagePackSerializer";
     public const string IServiceCollection = "global::Microsoft.Extensions.DependencyInjection.IServiceCollection";
     public const string ServiceDescriptor = "global::Microsoft.Extensions.DependencyInjection.ServiceDescriptor";
@@ -52,5 +58,7 @@ internal static class KnownTypes
     public const string SerializersClass = "NsqTypedSerializers";
     public const string PublisherExtensionsClass = "NsqTypedPublisherExtensions";
     public const string HandlersClass = "NsqTypedHandlers";
+    public const string TopicTableClass = "NsqTypedTopicTable";
+    public const string ReaderExtensionsClass = "NsqTypedReaderExtensions";
     public const string ServiceCollectionExtensionsClass = "NsqTypedServiceCollectionExtensions";
 }

@@ -3,7 +3,9 @@ using System.Collections.Generic;
 using System.Collections.Immutable;
 using System.Linq;
 using Microsoft.CodeAnalysis;
+using Microsoft.CodeAnalysis.CSharp.Syntax;
 using Microsoft.CodeAnalysis.Diagnostics;
+using Microsoft.CodeAnalysis.Operations;
 
 namespace NsqTyped.Generators;
 
@@ -28,7 +30,8 @@ public sealed class NsqTypedAnalyzer : DiagnosticAnalyzer
         DiagnosticDescriptors.DuplicateHandler,
         DiagnosticDescriptors.JsonTypeNotInContext,
         DiagnosticDescriptors.InvalidRawOrStringType,
-        DiagnosticDescriptors.MessagePackNotAvailable);
+        DiagnosticDescriptors.MessagePackNotAvailable,
+        DiagnosticDescriptors.NotATopicType);
 
     /// <inheritdoc />
     public override void Initialize(AnalysisContext context)
@@ -100,6 +103,8 @@ public sealed class NsqTypedAnalyzer : DiagnosticAnalyzer
             },
             SymbolKind.Method);
 
+        context.RegisterOperationAction(c => CheckGenericTypedCall(c, topicAttribute), OperationKind.Invocation);
+
         context.RegisterCompilationEndAction(c =>
         {
             foreach (var group in topics.GroupBy(static t => t.Topic).Where(static g => g.Count() > 1))
@@ -122,6 +127,33 @@ public sealed class NsqTypedAnalyzer : DiagnosticAnalyzer
                 }
             }
         });
+    }
+
+    /// <summary>NSQT011: the generated generic calls look their type argument up in the topic table.</summary>
+    private static void CheckGenericTypedCall(OperationAnalysisContext context, INamedTypeSymbol topicAttribute)
+    {
+        var method = ((IInvocationOperation)context.Operation).TargetMethod;
+        if (method.TypeArguments.Length != 1 || method.ContainingType is not { } owner ||
+            owner.ContainingNamespace?.ToDisplayString() != KnownTypes.GeneratedNamespace ||
+            !((owner.Name == KnownTypes.PublisherExtensionsClass && method.Name == "PublishAsync") ||
+              (owner.Name == KnownTypes.ReaderExtensionsClass && method.Name == "ReadAllAsync") ||
+              (owner.Name == KnownTypes.TopicTableClass && method.Name is "Topic" or "Serializer")))
+        {
+            return;
+        }
+
+        // A type parameter is checked where the generic caller is instantiated with a real type, if ever.
+        var argument = method.TypeArguments[0];
+        if (argument is ITypeParameterSymbol || Find(argument, topicAttribute) is not null)
+        {
+            return;
+        }
+
+        var syntax = context.Operation.Syntax;
+        var location = (syntax as InvocationExpressionSyntax)?.Expression is MemberAccessExpressionSyntax { Name: GenericNameSyntax generic }
+            ? generic.TypeArgumentList.Arguments[0].GetLocation()
+            : syntax.GetLocation();
+        context.ReportDiagnostic(Diagnostic.Create(DiagnosticDescriptors.NotATopicType, location, argument.ToDisplayString(DisplayFormat), method.Name + "<T>"));
     }
 
     private static AttributeData? Find(ISymbol symbol, INamedTypeSymbol attributeType)

@@ -292,6 +292,64 @@ public sealed class DiagnosticTests
         Assert.Equal(["NSQT001", "NSQT005"], analyzer.Select(d => d.Id).Order().ToArray());
     }
 
+    [Fact]
+    public async Task NSQT011_generic_typed_calls_with_a_type_that_is_not_a_topic_are_reported_on_the_type_argument()
+    {
+        var (source, spans) = Markup.Parse(Usings + """
+            namespace Shop
+            {
+                public static class App
+                {
+                    public static async Task Run(INsqPublisher publisher, NsqReader reader)
+                    {
+                        await publisher.PublishAsync(new OrderCreated("fine"));
+                        await publisher.PublishAsync<OrderCreated>(new OrderCreated("fine too"));
+                        await publisher.PublishAsync<[|string|]>("no topic");
+                        await foreach (var item in reader.ReadAllAsync<[|Uri|]>()) { }
+                        await foreach (var item in reader.ReadAllAsync<OrderCreated>()) { }
+                        _ = NsqTypedTopicTable.Topic<[|int|]>();
+                    }
+
+                    // Checked where it is instantiated with a real type, not here.
+                    public static ValueTask Forward<T>(INsqPublisher publisher, T message) => publisher.PublishAsync(message);
+                }
+            }
+            """);
+        var (_, output) = GeneratorHarness.Run(GeneratorHarness.Compile(source, Common, Sources.JsonContext("OrderCreated")));
+        Assert.True(GeneratorHarness.CompilerDiagnostics(output).IsEmpty, GeneratorHarness.Describe(GeneratorHarness.CompilerDiagnostics(output)));
+
+        var diagnostics = await GeneratorHarness.AnalyzeAsync(output);
+
+        Assert.All(diagnostics, d => Assert.Equal("NSQT011", d.Id));
+        Assert.Equal(spans.OrderBy(s => s.Start), diagnostics.Select(d => d.Location.SourceSpan).OrderBy(s => s.Start));
+        Assert.Contains(
+            "'string' has no [NsqTopic] attribute, so PublishAsync<T> has no topic or serializer for it",
+            diagnostics.Select(d => d.GetMessage(System.Globalization.CultureInfo.InvariantCulture)));
+    }
+
+    [Fact]
+    public void Help_links_point_into_the_repository_the_packages_name()
+    {
+        var props = File.ReadAllText(Path.Combine(Repository.Root(), "Directory.Build.props"));
+        var url = System.Text.RegularExpressions.Regex.Match(props, "<RepositoryUrl>([^<]+)</RepositoryUrl>").Groups[1].Value;
+
+        Assert.Equal(DiagnosticDescriptors.HelpLinkBase, url + "/blob/main/docs/diagnostics/");
+    }
+
+    [Fact]
+    public void Every_diagnostic_links_to_its_page_in_docs_diagnostics()
+    {
+        var docs = Path.Combine(Repository.Root(), "docs", "diagnostics");
+        var descriptors = new NsqTypedAnalyzer().SupportedDiagnostics;
+
+        Assert.NotEmpty(descriptors);
+        Assert.All(descriptors, d =>
+        {
+            Assert.Equal(DiagnosticDescriptors.HelpLinkBase + d.Id + ".md", d.HelpLinkUri);
+            Assert.True(File.Exists(Path.Combine(docs, d.Id + ".md")), $"docs/diagnostics/{d.Id}.md is missing");
+        });
+    }
+
     /// <summary>
     /// Asserts that the analyzer reports <paramref name="id"/> exactly at the marked spans and
     /// nothing else, then that a <c>#pragma warning disable</c> suppresses every one of them.

@@ -47,6 +47,9 @@ public sealed class PackagingTests
                 var text = await reader.ReadToEndAsync(cancellationToken);
                 Assert.Contains($"<dependency id=\"NsqTyped.Protocol\" version=\"{version}\"", text, StringComparison.Ordinal);
                 Assert.Contains("<readme>README.md</readme>", text, StringComparison.Ordinal);
+                Assert.Contains("<license type=\"expression\">MIT</license>", text, StringComparison.Ordinal);
+                // SourceLink: the repository and the commit the package was built from.
+                Assert.Matches("<repository type=\"git\" url=\"https://[^\"]+\"[^>]* commit=\"[0-9a-f]{40}\"", text);
             }
 
             var app = Directory.CreateDirectory(Path.Combine(work.FullName, "app")).FullName;

@@ -23,7 +23,7 @@ public sealed class TelemetryTests : IDisposable
         _servers = servers;
         _activityListener = new ActivityListener
         {
-            ShouldListenTo = source => source.Name == "NsqTyped",
+            ShouldListenTo = source => source.Name == NsqTypedTelemetry.ActivitySourceName,
             Sample = (ref ActivityCreationOptions<ActivityContext> _) => ActivitySamplingResult.AllDataAndRecorded,
             ActivityStopped = _activities.Enqueue,
         };
@@ -33,7 +33,7 @@ public sealed class TelemetryTests : IDisposable
         {
             InstrumentPublished = (instrument, listener) =>
             {
-                if (instrument.Meter.Name == "NsqTyped")
+                if (instrument.Meter.Name == NsqTypedTelemetry.MeterName)
                 {
                     listener.EnableMeasurementEvents(instrument);
                 }

@@ -494,11 +494,11 @@ public sealed partial class NsqdConnection
     /// <summary>Sends REQ for <paramref name="messageId"/> (gnsq <c>requeue</c>): nsqd redelivers it after <paramref name="delay"/> (clamped by nsqd to its max-req-timeout).</summary>
     /// <param name="messageId">The id of a message delivered on this connection.</param>
     /// <param name="delay">Delay before redelivery; zero for at once.</param>
-    /// <param name="backoff">Reported in <see cref="Requeued"/> for readers that back off on failures.</param>
+    /// <param name="backoff">Reported in <see cref="Requeued"/> for readers that back off on failures. Default <see langword="true"/>, as <see cref="NsqMessage.RequeueAsync"/>.</param>
     /// <param name="cancellationToken">Cancels before queuing.</param>
     /// <exception cref="ArgumentOutOfRangeException"><paramref name="delay"/> is negative.</exception>
     /// <exception cref="NsqConnectionException">The connection is not open.</exception>
-    public ValueTask RequeueAsync(NsqMessageId messageId, TimeSpan delay, bool backoff = false, CancellationToken cancellationToken = default)
+    public ValueTask RequeueAsync(NsqMessageId messageId, TimeSpan delay, bool backoff = true, CancellationToken cancellationToken = default)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(delay, TimeSpan.Zero);
         if (cancellationToken.IsCancellationRequested)

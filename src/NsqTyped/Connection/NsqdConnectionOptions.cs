@@ -28,6 +28,9 @@ public sealed record NsqdConnectionOptions
     /// <summary>Default nsqd TCP port, used when an address has no port.</summary>
     public const int DefaultTcpPort = 4150;
 
+    /// <summary>The smallest output buffer timeout a default nsqd accepts (its <c>--min-output-buffer-timeout</c>, 25 ms).</summary>
+    public static readonly TimeSpan MinOutputBufferTimeout = TimeSpan.FromMilliseconds(25);
+
     /// <summary>
     /// gnsq <c>client_id</c>: identifier shown in nsqd's stats. Default <see langword="null"/>: the short
     /// host name (the machine name up to the first dot).
@@ -139,6 +142,12 @@ public sealed record NsqdConnectionOptions
         if (OutputBufferTimeout is { } obt && obt != Timeout.InfiniteTimeSpan && (obt < TimeSpan.FromMilliseconds(1) || obt.TotalMilliseconds > int.MaxValue))
         {
             throw new ArgumentOutOfRangeException(nameof(OutputBufferTimeout), obt, "The output buffer timeout must be at least 1 ms, or Timeout.InfiniteTimeSpan to disable it.");
+        }
+
+        // nsqd's --min-output-buffer-timeout (25 ms by default) makes IDENTIFY fail fatally below it.
+        if (OutputBufferTimeout is { } shortTimeout && shortTimeout >= TimeSpan.FromMilliseconds(1) && shortTimeout < MinOutputBufferTimeout)
+        {
+            throw new ArgumentOutOfRangeException(nameof(OutputBufferTimeout), shortTimeout, $"nsqd refuses an output buffer timeout below {MinOutputBufferTimeout.TotalMilliseconds:0} ms (its --min-output-buffer-timeout): use at least that, or null for the server's default.");
         }
 
         if (Snappy && Deflate)

@@ -17,8 +17,8 @@ namespace NsqTyped.Diagnostics;
 /// </remarks>
 internal static class NsqTelemetry
 {
-    /// <summary>Name of the activity source and of the meter.</summary>
-    public const string Name = "NsqTyped";
+    /// <summary>Name of the activity source and of the meter (public as <see cref="NsqTypedTelemetry"/>).</summary>
+    public const string Name = NsqTypedTelemetry.ActivitySourceName;
 
     public const string SystemTag = "messaging.system";
     public const string SystemValue = "nsq";
@@ -52,7 +52,7 @@ internal static class NsqTelemetry
     public static readonly ActivitySource ActivitySource = new(Name, Version);
 
     /// <summary>Every instrument below.</summary>
-    public static readonly Meter Meter = new(Name, Version);
+    public static readonly Meter Meter = new(NsqTypedTelemetry.MeterName, Version);
 
     /// <summary>Messages acknowledged by nsqd (PUB counts 1, MPUB its batch size, DPUB 1); failed publishes count with <c>error.type</c>.</summary>
     public static readonly Counter<long> SentMessages = Meter.CreateCounter<long>(

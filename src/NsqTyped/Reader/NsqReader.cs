@@ -299,6 +299,7 @@ public sealed partial class NsqReader : INsqPublisher, IAsyncDisposable
         }
 
         ReaderLog.Starting(_logger, _name, _direct.Length, _lookupds.Length, _options.MaxInFlight);
+        ReaderOptionsWarnings.Log(_logger, _name, _options);
         _tick = _time.CreateTimer(static state => ((NsqReader)state!).Post(new ReaderCommand(CommandKind.Tick)), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
         _actor = Task.Run(RunActorAsync, CancellationToken.None);
         Post(new ReaderCommand(CommandKind.Start));

@@ -24,6 +24,9 @@ namespace NsqTyped;
 /// </example>
 public sealed record NsqReaderOptions
 {
+    /// <summary>The defaults (gnsq's); set <see cref="Topic"/>, <see cref="Channel"/> and an address with <c>with</c>.</summary>
+    public static NsqReaderOptions Default { get; } = new();
+
     /// <summary>gnsq <c>topic</c>: the topic to consume (1 to 64 characters of <c>[.a-zA-Z0-9_-]</c>, optionally <c>#ephemeral</c>).</summary>
     public string Topic { get; init; } = "";
 
@@ -127,52 +130,82 @@ public sealed record NsqReaderOptions
     /// <summary>The clock of every timer (backoff, RDY redistribution, lookupd polls). Default <see cref="TimeProvider.System"/>.</summary>
     public TimeProvider TimeProvider { get; init; } = TimeProvider.System;
 
-    /// <summary>Throws <see cref="ArgumentException"/> for a value outside its documented range.</summary>
-    /// <exception cref="ArgumentException">A value is out of range, the topic or channel name is invalid, or no address is given.</exception>
+    /// <summary>
+    /// Throws <see cref="ArgumentException"/> for a value outside its documented range, reporting every problem at once
+    /// (one problem keeps its own exception type; several are listed one per line in one <see cref="ArgumentException"/>).
+    /// </summary>
+    /// <exception cref="ArgumentException">A value is out of range, the topic or channel is missing or invalid, no address is given,
+    /// or heartbeats are disabled (nsqd refuses SUB without them).</exception>
     public void Validate()
     {
-        NsqNames.ThrowIfInvalidTopic(Topic, nameof(Topic));
-        NsqNames.ThrowIfInvalidChannel(Channel, nameof(Channel));
-        ArgumentNullException.ThrowIfNull(NsqdTcpAddresses, nameof(NsqdTcpAddresses));
-        ArgumentNullException.ThrowIfNull(LookupdHttpAddresses, nameof(LookupdHttpAddresses));
-        if (NsqdTcpAddresses.Count == 0 && LookupdHttpAddresses.Count == 0)
+        var problems = new OptionsProblems(nameof(NsqReaderOptions));
+        problems.Check(() => ThrowIfMissingOrInvalid(Topic, nameof(Topic), "topic", NsqNames.ThrowIfInvalidTopic));
+        problems.Check(() => ThrowIfMissingOrInvalid(Channel, nameof(Channel), "channel", NsqNames.ThrowIfInvalidChannel));
+        problems.Check(() =>
         {
-            throw new ArgumentException("Give at least one nsqd TCP address or one lookupd HTTP address.", nameof(NsqdTcpAddresses));
+            ArgumentNullException.ThrowIfNull(NsqdTcpAddresses, nameof(NsqdTcpAddresses));
+            ArgumentNullException.ThrowIfNull(LookupdHttpAddresses, nameof(LookupdHttpAddresses));
+            if (NsqdTcpAddresses.Count == 0 && LookupdHttpAddresses.Count == 0)
+            {
+                throw new ArgumentException("Give at least one nsqd TCP address or one lookupd HTTP address.", nameof(NsqdTcpAddresses));
+            }
+        });
+
+        foreach (var address in NsqdTcpAddresses ?? [])
+        {
+            problems.Check(() => NsqEndpoint.Parse(address, NsqdConnectionOptions.DefaultTcpPort, nameof(NsqdTcpAddresses)));
         }
 
-        foreach (var address in NsqdTcpAddresses)
+        foreach (var address in LookupdHttpAddresses ?? [])
         {
-            NsqEndpoint.Parse(address, NsqdConnectionOptions.DefaultTcpPort, nameof(NsqdTcpAddresses));
+            problems.Check(() => _ = NsqTyped.Internal.Http.NsqHttpTransport.ParseAddress(address, nameof(LookupdHttpAddresses)));
         }
 
-        foreach (var address in LookupdHttpAddresses)
-        {
-            _ = NsqTyped.Internal.Http.NsqHttpTransport.ParseAddress(address, nameof(LookupdHttpAddresses));
-        }
-
+        problems.Check(() => ArgumentOutOfRangeException.ThrowIfNegative(MaxTries, nameof(MaxTries)));
+        problems.Check(() => ArgumentOutOfRangeException.ThrowIfLessThan(MaxInFlight, 1, nameof(MaxInFlight)));
+        problems.Check(() => ArgumentOutOfRangeException.ThrowIfLessThan(MaxConcurrency, -1, nameof(MaxConcurrency)));
+        problems.Check(() => ArgumentOutOfRangeException.ThrowIfLessThan(RequeueDelay, TimeSpan.Zero, nameof(RequeueDelay)));
+        problems.Check(() => ArgumentOutOfRangeException.ThrowIfLessThan(MaxRequeueDelay, TimeSpan.Zero, nameof(MaxRequeueDelay)));
         if (DeadLetterTopic is not null)
         {
-            NsqNames.ThrowIfInvalidTopic(DeadLetterTopic, nameof(DeadLetterTopic));
+            problems.Check(() => NsqNames.ThrowIfInvalidTopic(DeadLetterTopic, nameof(DeadLetterTopic)));
         }
 
-        ArgumentOutOfRangeException.ThrowIfNegative(MaxTries, nameof(MaxTries));
-        ArgumentOutOfRangeException.ThrowIfLessThan(MaxInFlight, 1, nameof(MaxInFlight));
-        ArgumentOutOfRangeException.ThrowIfLessThan(MaxConcurrency, -1, nameof(MaxConcurrency));
-        ArgumentOutOfRangeException.ThrowIfLessThan(RequeueDelay, TimeSpan.Zero, nameof(RequeueDelay));
-        ArgumentOutOfRangeException.ThrowIfLessThan(MaxRequeueDelay, TimeSpan.Zero, nameof(MaxRequeueDelay));
-        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(LookupdPollInterval, TimeSpan.Zero, nameof(LookupdPollInterval));
-        if (!(LookupdPollJitter >= 0 && LookupdPollJitter <= 1))
+        problems.Check(() => ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(LookupdPollInterval, TimeSpan.Zero, nameof(LookupdPollInterval)));
+        problems.Check(() =>
         {
-            throw new ArgumentOutOfRangeException(nameof(LookupdPollJitter), LookupdPollJitter, "The lookupd poll jitter is a fraction between 0 and 1.");
+            if (!(LookupdPollJitter >= 0 && LookupdPollJitter <= 1))
+            {
+                throw new ArgumentOutOfRangeException(nameof(LookupdPollJitter), LookupdPollJitter, "The lookupd poll jitter is a fraction between 0 and 1.");
+            }
+        });
+        problems.Check(() => ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(LowReadyIdleTimeout, TimeSpan.Zero, nameof(LowReadyIdleTimeout)));
+        problems.Check(() => ArgumentOutOfRangeException.ThrowIfLessThan(MaxBackoffDuration, TimeSpan.Zero, nameof(MaxBackoffDuration)));
+        problems.Check(() => ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(ReconnectDelay, TimeSpan.Zero, nameof(ReconnectDelay)));
+        problems.Check(() => ArgumentOutOfRangeException.ThrowIfLessThan(MaxReconnectDelay, ReconnectDelay, nameof(MaxReconnectDelay)));
+        problems.Check(() => ArgumentNullException.ThrowIfNull(TimeProvider, nameof(TimeProvider)));
+        problems.Check(() =>
+        {
+            ArgumentNullException.ThrowIfNull(Connection, nameof(Connection));
+            Connection.Validate();
+
+            // nsqd answers SUB with E_INVALID when heartbeats are disabled, so the Reader would reconnect forever.
+            if (Connection.HeartbeatInterval == Timeout.InfiniteTimeSpan)
+            {
+                throw new ArgumentException("A Reader needs heartbeats: nsqd refuses SUB on a connection with heartbeats disabled. Leave Connection.HeartbeatInterval at its default or set it to at least 1 s.", nameof(Connection));
+            }
+        });
+        problems.ThrowIfAny();
+    }
+
+    private static void ThrowIfMissingOrInvalid(string? name, string parameter, string what, Action<string, string> validate)
+    {
+        if (string.IsNullOrEmpty(name))
+        {
+            throw new ArgumentException($"{parameter} is missing: name the NSQ {what} (1 to 64 characters of [.a-zA-Z0-9_-], optionally ending in '#ephemeral').", parameter);
         }
 
-        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(LowReadyIdleTimeout, TimeSpan.Zero, nameof(LowReadyIdleTimeout));
-        ArgumentOutOfRangeException.ThrowIfLessThan(MaxBackoffDuration, TimeSpan.Zero, nameof(MaxBackoffDuration));
-        ArgumentOutOfRangeException.ThrowIfLessThanOrEqual(ReconnectDelay, TimeSpan.Zero, nameof(ReconnectDelay));
-        ArgumentOutOfRangeException.ThrowIfLessThan(MaxReconnectDelay, ReconnectDelay, nameof(MaxReconnectDelay));
-        ArgumentNullException.ThrowIfNull(Connection, nameof(Connection));
-        ArgumentNullException.ThrowIfNull(TimeProvider, nameof(TimeProvider));
-        Connection.Validate();
+        validate(name, parameter);
     }
 
     /// <summary>

@@ -4,6 +4,9 @@ using NsqTyped.Testing.Nsqd.Broker;
 
 namespace NsqTyped.Testing.Nsqd.Http;
 
+// The client's NsqTyped.NsqdClientStats (an enclosing namespace) would win over the broker's.
+using NsqdClientStats = NsqTyped.Testing.Nsqd.Broker.NsqdClientStats;
+
 internal sealed partial class NsqdHttpApi
 {
     /// <summary>
