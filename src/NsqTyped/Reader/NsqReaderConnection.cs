@@ -13,6 +13,9 @@ public sealed class NsqReaderConnection
 
     internal NsqReaderConnection(NsqdConnection connection) => _connection = connection;
 
+    /// <summary>The connection behind the view (tests cut it from the client side).</summary>
+    internal NsqdConnection Connection => _connection;
+
     /// <summary>nsqd's address as <c>host:port</c>.</summary>
     public string Address => _connection.Address;
 

@@ -86,7 +86,7 @@ public sealed class ReaderTopologyTests(NsqTestServers servers)
         Assert.Equal(3, reader.Connections.Count);
 
         // The connection ends (here: from the client side); lookupd does not list it, so it stays down.
-        await reader.Connections.Single(c => IsTo(c, cluster.NsqdTcpAddresses[1])).DisposeAsync();
+        await reader.Connections.Single(c => IsTo(c, cluster.NsqdTcpAddresses[1])).Connection.DisposeAsync();
         await WaitUntilAsync(() => reader.Connections.Count == 2, "the ended connection is gone");
         await WaitForPollsAsync(gate, 5);
         Assert.Equal(2, reader.Connections.Count);
@@ -158,7 +158,7 @@ public sealed class ReaderTopologyTests(NsqTestServers servers)
 
     private static int PortOf(string address) => int.Parse(address[(address.LastIndexOf(':') + 1)..], System.Globalization.CultureInfo.InvariantCulture);
 
-    private static bool IsTo(NsqdConnection connection, string address) => connection.Address.EndsWith(":" + PortOf(address), StringComparison.Ordinal);
+    private static bool IsTo(NsqReaderConnection connection, string address) => connection.Address.EndsWith(":" + PortOf(address), StringComparison.Ordinal);
 
     private static Task WaitForPollsAsync(LookupdHttpGate gate, int polls)
     {
