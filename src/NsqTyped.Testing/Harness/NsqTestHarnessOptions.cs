@@ -17,11 +17,15 @@ public sealed record NsqTestHarnessOptions
 
     /// <summary>
     /// Settings of every Reader; the harness fills in the nsqd address, and each handler's topic and channel.
-    /// The default retries quickly (backoff at most 200 ms, reconnect after 100 ms) so failure tests stay fast.
+    /// The default retries quickly (requeue after 10 ms doubling up to 200 ms, backoff at most 200 ms, reconnect
+    /// after 100 ms) so failure tests stay fast; production Readers keep <see cref="NsqReaderOptions"/>'s slower,
+    /// loss-averse retry schedule.
     /// </summary>
     public NsqReaderOptions Reader { get; init; } = new()
     {
         MaxInFlight = 16,
+        RequeueDelay = TimeSpan.FromMilliseconds(10),
+        MaxRequeueDelay = TimeSpan.FromMilliseconds(200),
         MaxBackoffDuration = TimeSpan.FromMilliseconds(200),
         ReconnectDelay = TimeSpan.FromMilliseconds(100),
         MaxReconnectDelay = TimeSpan.FromMilliseconds(500),
