@@ -307,7 +307,7 @@ public sealed partial class NsqReader
         else if (session.Subscribed)
         {
             // A discovered connection ended (nsqd closed it, or the network did): it comes back only if
-            // lookupd still lists it, so ask lookupd now instead of waiting up to a poll interval (as go-nsq does).
+            // lookupd still lists it, so ask lookupd (after ReconnectDelay) instead of waiting up to a poll interval.
             RequestLookup();
         }
         else if (state.IsDiscovered)
