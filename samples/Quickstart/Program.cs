@@ -5,7 +5,6 @@
 // Uses an embedded nsqd on 127.0.0.1 unless NSQD_TCP_ADDRESS (host:port) names a real nsqd; with
 // NSQLOOKUPD_HTTP_ADDRESS (http://host:4161) the consumers also discover nsqd through nsqlookupd.
 // Exits 0 once every published message was handled on every channel, 1 if some were not within 30 s.
-using System.Diagnostics;
 using NsqTyped;
 using NsqTyped.Testing;
 using Quickstart;
@@ -40,40 +39,34 @@ var expected = orders.SelectMany(o => new[] { $"billing: order {o.Number}", $"sh
 var progress = new Progress(runId, expected);
 AuditHandlers.Progress = progress;
 
-// 1. Consume. NsqTypedHandlers is generated: one dispatcher per [NsqHandler] method. Instance handlers get
-//    their instance from the factory here (with DI, AddNsqTypedHandlers + NsqTyped.Hosting do this for you).
-var dispatchers = NsqTypedHandlers.Create(type => type == typeof(OrderHandlers)
-    ? new OrderHandlers(progress)
-    : throw new InvalidOperationException($"No instance for {type}."));
-var readers = new List<NsqReader>();
-foreach (var dispatcher in dispatchers)
+// 1. Consume. NsqTypedHandlers is generated: one dispatcher per [NsqHandler] method. StartAllAsync runs one
+//    Reader per handler; instance handlers get their instance from the factory here (with DI, pass an
+//    IServiceProvider instead, or let AddNsqTypedHandlers + NsqTyped.Hosting do it all).
+var options = new NsqReaderOptions
 {
-    var reader = new NsqReader(
-        new NsqReaderOptions
-        {
-            NsqdTcpAddresses = [nsqdAddress],
-            LookupdHttpAddresses = lookupdAddress is null ? [] : [lookupdAddress],
-            LookupdPollInterval = TimeSpan.FromSeconds(5),
-            MaxInFlight = 10,
-        },
-        dispatcher);
-    reader.HandlerException += (_, e) => Console.Error.WriteLine($"  handler failed, message requeued: {e.Error.Message}");
-    await reader.StartAsync();
-    readers.Add(reader);
+    NsqdTcpAddresses = [nsqdAddress],
+    LookupdHttpAddresses = lookupdAddress is null ? [] : [lookupdAddress],
+    LookupdPollInterval = TimeSpan.FromSeconds(5),
+    MaxInFlight = 10,
+};
+await using var consumers = await NsqReaderGroup.StartAsync(
+    NsqTypedHandlers.Create(type => type == typeof(OrderHandlers) ? new OrderHandlers(progress) : throw new InvalidOperationException($"No instance for {type}.")),
+    options,
+    configure: reader => reader.HandlerException += (_, e) => Console.Error.WriteLine($"  handler failed, message requeued: {e.Error.Message}"));
+foreach (var dispatcher in consumers.Dispatchers)
+{
     Console.WriteLine($"Consuming {dispatcher.Topic}/{dispatcher.Channel} with {dispatcher.HandlerName}");
 }
 
 // A channel exists once a consumer subscribed to it; messages published before that would not reach it.
-var subscribed = Stopwatch.StartNew();
-while (readers.Any(r => r.Connections.Count == 0))
+try
 {
-    if (subscribed.Elapsed > timeout)
-    {
-        Console.Error.WriteLine($"Could not subscribe to nsqd {nsqdAddress} within {timeout.TotalSeconds:0} s.");
-        return 1;
-    }
-
-    await Task.Delay(50);
+    await consumers.WaitUntilSubscribedAsync(timeout);
+}
+catch (TimeoutException e)
+{
+    Console.Error.WriteLine($"Could not subscribe to nsqd {nsqdAddress}: {e.Message}");
+    return 1;
 }
 
 // 2. Publish through the generated, typed methods: PUB, MPUB (one round trip) and DPUB (deferred).
@@ -102,10 +95,7 @@ await using (var producer = new NsqProducer(nsqdAddress))
 }
 
 // 4. Close gracefully: stop taking messages, let running handlers finish, requeue what was not started.
-foreach (var reader in readers)
-{
-    await reader.CloseAsync();
-}
+await consumers.CloseAsync();
 
 Console.WriteLine(exitCode == 0 ? "Done." : "Failed.");
 return exitCode;

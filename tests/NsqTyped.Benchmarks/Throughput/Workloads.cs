@@ -94,6 +94,12 @@ internal static class Workloads
         new("consume", "raw-consume", $"NsqReader, MaxInFlight {ConsumeMaxInFlight}, trivial handler, FIN each", 1, (c, n) => ConsumeAsync(c, n, ConsumeMaxInFlight)),
         new("raw-consume-rdy1", null, "bare socket + protocol core, RDY 1, FIN each", 10, (c, n) => RawConsumeAsync(c, n, 1)),
         new("consume-rdy1", "raw-consume-rdy1", "NsqReader, MaxInFlight 1 (the default), trivial handler", 10, (c, n) => ConsumeAsync(c, n, 1)),
+        // Tuning figures (docs/performance-tuning.md): compression, and a handler that waits 1 ms (I/O) with more or less concurrency.
+        new("consume-snappy", "raw-consume", $"as consume, Snappy-compressed connection", 1, (c, n) => ConsumeAsync(c, n, ConsumeMaxInFlight, NsqdConnectionOptions.Default with { Snappy = true })),
+        new("consume-deflate", "raw-consume", $"as consume, Deflate-compressed connection (level 6)", 1, (c, n) => ConsumeAsync(c, n, ConsumeMaxInFlight, NsqdConnectionOptions.Default with { Deflate = true })),
+        new("consume-io-c1", null, "NsqReader, MaxInFlight 256, handler awaits 1 ms, MaxConcurrency 1", 100, (c, n) => ConsumeAsync(c, n, 256, handlerDelay: TimeSpan.FromMilliseconds(1), maxConcurrency: 1)),
+        new("consume-io-c64", null, "NsqReader, MaxInFlight 256, handler awaits 1 ms, MaxConcurrency 64", 10, (c, n) => ConsumeAsync(c, n, 256, handlerDelay: TimeSpan.FromMilliseconds(1), maxConcurrency: 64)),
+        new("consume-io-c256", null, "NsqReader, MaxInFlight 256, handler awaits 1 ms, MaxConcurrency 256", 10, (c, n) => ConsumeAsync(c, n, 256, handlerDelay: TimeSpan.FromMilliseconds(1), maxConcurrency: 256)),
         new("deserialize-only", null, "the typed body deserialized by the generated JSON serializer, no I/O", 1, DeserializeOnlyAsync),
         new("typed-consume", "raw-consume", $"generated [NsqHandler] for a 5-field JSON [NsqTopic] record, MaxInFlight {ConsumeMaxInFlight}", 1, TypedConsumeAsync),
         new("raw-pub", null, $"bare socket + protocol core, {PublishWindow} pipelined PUBs of {BodySize} B", 1, (c, n) => RawPublishAsync(c, n, PublishWindow)),
@@ -116,16 +122,25 @@ internal static class Workloads
             .WaitAsync(RunTimeout, c.CancellationToken).ConfigureAwait(false);
     }
 
-    private static async Task ConsumeAsync(WorkloadContext c, long n, int maxInFlight)
+    private static async Task ConsumeAsync(WorkloadContext c, long n, int maxInFlight, NsqdConnectionOptions? connection = null, TimeSpan handlerDelay = default, int maxConcurrency = 0)
     {
         var topic = c.NewTopic("consume");
         await c.PrefillAsync(topic, n, Body).ConfigureAwait(false);
         var done = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var remaining = n;
         var reader = new NsqReader(
-            new NsqReaderOptions { Topic = topic, Channel = "bench", NsqdTcpAddresses = [c.Server.TcpAddress], MaxInFlight = maxInFlight },
-            (message, _) =>
+            new NsqReaderOptions
             {
+                Topic = topic, Channel = "bench", NsqdTcpAddresses = [c.Server.TcpAddress], MaxInFlight = maxInFlight,
+                MaxConcurrency = maxConcurrency, Connection = connection ?? NsqdConnectionOptions.Default,
+            },
+            async (message, ct) =>
+            {
+                if (handlerDelay > TimeSpan.Zero)
+                {
+                    await Task.Delay(handlerDelay, ct).ConfigureAwait(false);
+                }
+
                 var left = Interlocked.Decrement(ref remaining);
                 if (left == ConsumeTail)
                 {
@@ -135,8 +150,6 @@ internal static class Workloads
                 {
                     done.TrySetResult();
                 }
-
-                return ValueTask.CompletedTask;
             });
         await using (reader.ConfigureAwait(false))
         {
