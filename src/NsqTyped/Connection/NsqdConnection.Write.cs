@@ -67,12 +67,13 @@ public sealed partial class NsqdConnection
     /// once when the queue reaches <see cref="NsqdConnectionOptions.MaxBodySize"/>). A lone publish is
     /// written at once as PUB, or, with a positive <paramref name="linger"/>, waits that long for company.
     /// </summary>
-    internal ValueTask PublishAsync(string topic, ReadOnlyMemory<byte> body, TimeSpan timeout, bool coalesce, TimeSpan linger, CancellationToken cancellationToken)
+    internal ValueTask PublishAsync(string topic, ReadOnlyMemory<byte> body, TimeSpan timeout, bool coalesce, TimeSpan linger, CancellationToken cancellationToken, IPublishOwner? owner = null)
     {
         NsqNames.ThrowIfInvalidTopic(topic);
         ThrowIfInvalidBody(body.Length, nameof(body));
         if (cancellationToken.IsCancellationRequested)
         {
+            owner?.Completed(body.Length);
             return ValueTask.FromCanceled(cancellationToken);
         }
 
@@ -82,10 +83,13 @@ public sealed partial class NsqdConnection
         {
             if (!CanSend)
             {
+                owner?.Completed(body.Length);
                 return NotSent("PUB");
             }
 
             op = PendingOperation.Rent(PendingKind.Publish, topic);
+            op.Owner = owner;
+            op.OwnerBytes = body.Length;
             if (coalesce)
             {
                 signal = Coalesce(op, topic, body.Span, linger);

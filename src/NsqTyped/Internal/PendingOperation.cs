@@ -59,6 +59,12 @@ internal sealed class PendingOperation : IValueTaskSource
     /// <summary>The body length of a coalesced publish.</summary>
     public int StagedLength { get; set; }
 
+    /// <summary>The producer whose outstanding-publish room this publish holds, given back when it completes; <see langword="null"/> otherwise.</summary>
+    public IPublishOwner? Owner { get; set; }
+
+    /// <summary>The message bytes the publish holds of its owner's room.</summary>
+    public int OwnerBytes { get; set; }
+
     /// <summary>The caller's <c>publish</c> span, tagged with the batch size when the batch goes out; usually <see langword="null"/>.</summary>
     public Activity? Activity { get; set; }
 
@@ -125,6 +131,7 @@ internal sealed class PendingOperation : IValueTaskSource
             return false;
         }
 
+        Owner?.Completed(OwnerBytes);
         _core.SetResult(true);
         return true;
     }
@@ -136,6 +143,7 @@ internal sealed class PendingOperation : IValueTaskSource
             return false;
         }
 
+        Owner?.Completed(OwnerBytes);
         _core.SetException(error);
         return true;
     }
@@ -196,6 +204,7 @@ internal sealed class PendingOperation : IValueTaskSource
         _topic = null;
         NextInBatch = null;
         Queue = null;
+        Owner = null;
         Activity = null;
         if (Interlocked.Increment(ref s_pooledCount) <= MaxPooled)
         {
@@ -207,4 +216,21 @@ internal sealed class PendingOperation : IValueTaskSource
             _timeoutSource?.Dispose();
         }
     }
+}
+
+/// <summary>
+/// A producer that handed a publish to a connection without awaiting it (its fast path): told when the
+/// publish completes, and given a coalesced publish back when its connection closed before writing it.
+/// </summary>
+internal interface IPublishOwner
+{
+    /// <summary>The publish completed (any outcome): its room among the outstanding publishes is free.</summary>
+    void Completed(int bytes);
+
+    /// <summary>
+    /// The publish was never written (its connection closed while it waited in a topic queue): the owner
+    /// sends <paramref name="body"/> on another connection and completes <paramref name="op"/> with the outcome,
+    /// or fails it with <paramref name="notSent"/>.
+    /// </summary>
+    void Resubmit(PendingOperation op, string topic, byte[] body, Exception notSent);
 }
