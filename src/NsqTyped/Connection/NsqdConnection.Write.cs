@@ -24,6 +24,7 @@ public sealed partial class NsqdConnection
     private readonly Dictionary<string, PublishQueue> _queues = new(StringComparer.Ordinal);
     private bool _draining;
 
+    private readonly TimeoutBuckets _timeouts = new();
     private Timer? _lingerTimer;
     private bool _lingerArmed;
 
@@ -102,7 +103,7 @@ public sealed partial class NsqdConnection
             }
         }
 
-        op.Arm(timeout, cancellationToken);
+        op.Arm(timeout, cancellationToken, _timeouts);
         if (signal)
         {
             WriteNowOrSignal();
@@ -594,14 +595,14 @@ public sealed partial class NsqdConnection
 
     private ValueTask SubmitPublish(PendingOperation op, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        op.Arm(timeout, cancellationToken);
+        op.Arm(timeout, cancellationToken, _timeouts);
         WriteNowOrSignal();
         return op.AsValueTask();
     }
 
     private ValueTask Submit(PendingOperation op, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        op.Arm(timeout, cancellationToken);
+        op.Arm(timeout, cancellationToken, _timeouts);
         SignalWriter();
         return op.AsValueTask();
     }

@@ -35,7 +35,6 @@ internal sealed class PendingOperation : IValueTaskSource
         ((PendingOperation)state!).TrySetException(new OperationCanceledException("The operation was canceled.", token));
 
     private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
-    private CancellationTokenSource? _timeoutSource;
     private CancellationTokenRegistration _timeoutRegistration;
     private CancellationTokenRegistration _cancelRegistration;
     private TimeSpan _timeout;
@@ -106,14 +105,12 @@ internal sealed class PendingOperation : IValueTaskSource
     }
 
     /// <summary>Starts the timeout and observes <paramref name="cancellationToken"/>; call once the command is queued.</summary>
-    public void Arm(TimeSpan timeout, CancellationToken cancellationToken)
+    public void Arm(TimeSpan timeout, CancellationToken cancellationToken, TimeoutBuckets timeouts)
     {
         _timeout = timeout;
         if (timeout != Timeout.InfiniteTimeSpan)
         {
-            _timeoutSource ??= new CancellationTokenSource();
-            _timeoutRegistration = _timeoutSource.Token.UnsafeRegister(s_onTimeout, this);
-            _timeoutSource.CancelAfter(timeout);
+            _timeoutRegistration = timeouts.TokenFor(timeout).UnsafeRegister(s_onTimeout, this);
         }
 
         if (cancellationToken.CanBeCanceled)
@@ -194,12 +191,6 @@ internal sealed class PendingOperation : IValueTaskSource
         _cancelRegistration.Dispose();
         _timeoutRegistration = default;
         _cancelRegistration = default;
-        if (_timeoutSource is not null && !_timeoutSource.TryReset())
-        {
-            _timeoutSource.Dispose();
-            _timeoutSource = null;
-        }
-
         _core.Reset();
         _topic = null;
         NextInBatch = null;
@@ -213,7 +204,6 @@ internal sealed class PendingOperation : IValueTaskSource
         else
         {
             Interlocked.Decrement(ref s_pooledCount);
-            _timeoutSource?.Dispose();
         }
     }
 }
