@@ -24,6 +24,7 @@ public sealed partial class NsqdConnection
     private readonly Dictionary<string, PublishQueue> _queues = new(StringComparer.Ordinal);
     private bool _draining;
 
+    private readonly TimeoutBuckets _timeouts = new();
     private Timer? _lingerTimer;
     private bool _lingerArmed;
 
@@ -67,12 +68,13 @@ public sealed partial class NsqdConnection
     /// once when the queue reaches <see cref="NsqdConnectionOptions.MaxBodySize"/>). A lone publish is
     /// written at once as PUB, or, with a positive <paramref name="linger"/>, waits that long for company.
     /// </summary>
-    internal ValueTask PublishAsync(string topic, ReadOnlyMemory<byte> body, TimeSpan timeout, bool coalesce, TimeSpan linger, CancellationToken cancellationToken)
+    internal ValueTask PublishAsync(string topic, ReadOnlyMemory<byte> body, TimeSpan timeout, bool coalesce, TimeSpan linger, CancellationToken cancellationToken, IPublishOwner? owner = null)
     {
         NsqNames.ThrowIfInvalidTopic(topic);
         ThrowIfInvalidBody(body.Length, nameof(body));
         if (cancellationToken.IsCancellationRequested)
         {
+            owner?.Completed(body.Length);
             return ValueTask.FromCanceled(cancellationToken);
         }
 
@@ -82,10 +84,13 @@ public sealed partial class NsqdConnection
         {
             if (!CanSend)
             {
+                owner?.Completed(body.Length);
                 return NotSent("PUB");
             }
 
             op = PendingOperation.Rent(PendingKind.Publish, topic);
+            op.Owner = owner;
+            op.OwnerBytes = body.Length;
             if (coalesce)
             {
                 signal = Coalesce(op, topic, body.Span, linger);
@@ -98,7 +103,7 @@ public sealed partial class NsqdConnection
             }
         }
 
-        op.Arm(timeout, cancellationToken);
+        op.Arm(timeout, cancellationToken, _timeouts);
         if (signal)
         {
             WriteNowOrSignal();
@@ -592,14 +597,14 @@ public sealed partial class NsqdConnection
 
     private ValueTask SubmitPublish(PendingOperation op, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        op.Arm(timeout, cancellationToken);
+        op.Arm(timeout, cancellationToken, _timeouts);
         WriteNowOrSignal();
         return op.AsValueTask();
     }
 
     private ValueTask Submit(PendingOperation op, TimeSpan timeout, CancellationToken cancellationToken)
     {
-        op.Arm(timeout, cancellationToken);
+        op.Arm(timeout, cancellationToken, _timeouts);
         SignalWriter();
         return op.AsValueTask();
     }

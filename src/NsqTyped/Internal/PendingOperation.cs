@@ -35,7 +35,6 @@ internal sealed class PendingOperation : IValueTaskSource
         ((PendingOperation)state!).TrySetException(new OperationCanceledException("The operation was canceled.", token));
 
     private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
-    private CancellationTokenSource? _timeoutSource;
     private CancellationTokenRegistration _timeoutRegistration;
     private CancellationTokenRegistration _cancelRegistration;
     private TimeSpan _timeout;
@@ -58,6 +57,12 @@ internal sealed class PendingOperation : IValueTaskSource
 
     /// <summary>The body length of a coalesced publish.</summary>
     public int StagedLength { get; set; }
+
+    /// <summary>The producer whose outstanding-publish room this publish holds, given back when it completes; <see langword="null"/> otherwise.</summary>
+    public IPublishOwner? Owner { get; set; }
+
+    /// <summary>The message bytes the publish holds of its owner's room.</summary>
+    public int OwnerBytes { get; set; }
 
     /// <summary>The caller's <c>publish</c> span, tagged with the batch size when the batch goes out; usually <see langword="null"/>.</summary>
     public Activity? Activity { get; set; }
@@ -100,14 +105,12 @@ internal sealed class PendingOperation : IValueTaskSource
     }
 
     /// <summary>Starts the timeout and observes <paramref name="cancellationToken"/>; call once the command is queued.</summary>
-    public void Arm(TimeSpan timeout, CancellationToken cancellationToken)
+    public void Arm(TimeSpan timeout, CancellationToken cancellationToken, TimeoutBuckets timeouts)
     {
         _timeout = timeout;
         if (timeout != Timeout.InfiniteTimeSpan)
         {
-            _timeoutSource ??= new CancellationTokenSource();
-            _timeoutRegistration = _timeoutSource.Token.UnsafeRegister(s_onTimeout, this);
-            _timeoutSource.CancelAfter(timeout);
+            _timeoutRegistration = timeouts.TokenFor(timeout).UnsafeRegister(s_onTimeout, this);
         }
 
         if (cancellationToken.CanBeCanceled)
@@ -125,6 +128,7 @@ internal sealed class PendingOperation : IValueTaskSource
             return false;
         }
 
+        Owner?.Completed(OwnerBytes);
         _core.SetResult(true);
         return true;
     }
@@ -136,6 +140,7 @@ internal sealed class PendingOperation : IValueTaskSource
             return false;
         }
 
+        Owner?.Completed(OwnerBytes);
         _core.SetException(error);
         return true;
     }
@@ -186,16 +191,11 @@ internal sealed class PendingOperation : IValueTaskSource
         _cancelRegistration.Dispose();
         _timeoutRegistration = default;
         _cancelRegistration = default;
-        if (_timeoutSource is not null && !_timeoutSource.TryReset())
-        {
-            _timeoutSource.Dispose();
-            _timeoutSource = null;
-        }
-
         _core.Reset();
         _topic = null;
         NextInBatch = null;
         Queue = null;
+        Owner = null;
         Activity = null;
         if (Interlocked.Increment(ref s_pooledCount) <= MaxPooled)
         {
@@ -204,7 +204,23 @@ internal sealed class PendingOperation : IValueTaskSource
         else
         {
             Interlocked.Decrement(ref s_pooledCount);
-            _timeoutSource?.Dispose();
         }
     }
+}
+
+/// <summary>
+/// A producer that handed a publish to a connection without awaiting it (its fast path): told when the
+/// publish completes, and given a coalesced publish back when its connection closed before writing it.
+/// </summary>
+internal interface IPublishOwner
+{
+    /// <summary>The publish completed (any outcome): its room among the outstanding publishes is free.</summary>
+    void Completed(int bytes);
+
+    /// <summary>
+    /// The publish was never written (its connection closed while it waited in a topic queue): the owner
+    /// sends <paramref name="body"/> on another connection and completes <paramref name="op"/> with the outcome,
+    /// or fails it with <paramref name="notSent"/>.
+    /// </summary>
+    void Resubmit(PendingOperation op, string topic, byte[] body, Exception notSent);
 }

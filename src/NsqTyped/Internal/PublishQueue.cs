@@ -114,14 +114,26 @@ internal sealed class PublishQueue(string topic)
         return first;
     }
 
-    /// <summary>Fails every waiting publish with <paramref name="error"/> (the connection closed before they were written).</summary>
+    /// <summary>
+    /// Fails every waiting publish with <paramref name="error"/> (the connection closed before they were written),
+    /// except a producer's unawaited ones, which go back to their producer to be sent elsewhere.
+    /// </summary>
     public void FailAll(Exception error)
     {
         for (var op = _head; op is not null;)
         {
             var next = op.NextInBatch;
             op.NextInBatch = null;
-            op.TrySetException(error);
+            if (op.Owner is { } owner && !op.IsCompleted)
+            {
+                // A producer's publish that nobody awaits inside the producer: the producer moves it on itself.
+                owner.Resubmit(op, Topic, _staging.WrittenSpan.Slice(op.StagedOffset + 4, op.StagedLength).ToArray(), error);
+            }
+            else
+            {
+                op.TrySetException(error);
+            }
+
             op.ReleaseFromQueue();
             op = next;
         }

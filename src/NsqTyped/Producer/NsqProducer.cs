@@ -35,7 +35,7 @@ namespace NsqTyped;
 /// await producer.PublishAsync("orders", "hello"u8.ToArray());
 /// </code>
 /// </example>
-public sealed class NsqProducer : INsqPublisher, IAsyncDisposable
+public sealed class NsqProducer : INsqPublisher, IAsyncDisposable, IPublishOwner
 {
     private readonly Slot[] _slots;
     private readonly NsqProducerOptions _options;
@@ -117,7 +117,7 @@ public sealed class NsqProducer : INsqPublisher, IAsyncDisposable
     public ValueTask PublishAsync(string topic, ReadOnlyMemory<byte> body, CancellationToken cancellationToken = default) =>
         NsqTelemetry.PublishObserved
             ? NsqTelemetry.ObservePublishAsync(topic, 1, "PUB", (Producer: this, Topic: topic, Body: body, Token: cancellationToken), static s => s.Producer.PublishCoreAsync(s.Topic, s.Body, s.Token))
-            : PublishCoreAsync(topic, body, cancellationToken);
+            : PublishFastAsync(topic, body, cancellationToken);
 
     /// <inheritdoc />
     /// <exception cref="ArgumentException">The topic is invalid, the list is empty, or a body is empty or too large.</exception>
@@ -133,6 +133,82 @@ public sealed class NsqProducer : INsqPublisher, IAsyncDisposable
         NsqTelemetry.PublishObserved
             ? NsqTelemetry.ObservePublishAsync(topic, 1, "DPUB", (Producer: this, Topic: topic, Body: body, Delay: delay, Token: cancellationToken), static s => s.Producer.PublishDeferredCoreAsync(s.Topic, s.Body, s.Delay, s.Token))
             : PublishDeferredCoreAsync(topic, body, delay, cancellationToken);
+
+    /// <summary>
+    /// The common case without an async frame of the producer's own: room among the outstanding publishes and
+    /// an open connection are at hand, so the caller awaits the connection's operation directly. That operation
+    /// gives the room back when it completes, and a coalesced publish its connection never wrote comes back
+    /// through <see cref="IPublishOwner.Resubmit"/>, so failover is the same as on the full path. Everything
+    /// else (no room, no connection, bad arguments, a connection that refused) takes <see cref="PublishCoreAsync"/>.
+    /// </summary>
+    private ValueTask PublishFastAsync(string topic, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
+    {
+        if (cancellationToken.IsCancellationRequested || _stopping.IsCancellationRequested || topic is null || !NsqNames.IsValidTopicName(topic)
+            || body.Length == 0 || body.Length > _options.Connection.MaxMessageSize || !_limit.TryEnter(1, body.Length))
+        {
+            return PublishCoreAsync(topic!, body, cancellationToken);
+        }
+
+        if (TryPick() is not { } connection)
+        {
+            _limit.Exit(1, body.Length);
+            return PublishCoreAsync(topic, body, cancellationToken);
+        }
+
+        var publish = connection.PublishAsync(topic, body, _options.PublishTimeout, _options.CoalescePublishes, _options.PublishLinger, cancellationToken, owner: this);
+        if (publish.IsCompletedSuccessfully || !publish.IsCompleted)
+        {
+            return publish;
+        }
+
+        // Completed at once with a failure (the room is already given back): one that was never written goes the full way.
+        var failed = publish.AsTask();
+        return failed.Exception?.InnerException is NsqNotSentException ? PublishCoreAsync(topic, body, cancellationToken) : new ValueTask(failed);
+    }
+
+    void IPublishOwner.Completed(int bytes) => _limit.Exit(1, bytes);
+
+    void IPublishOwner.Resubmit(PendingOperation op, string topic, byte[] body, Exception notSent) =>
+        _ = Task.Run(() => ResubmitAsync(op, topic, body, notSent), CancellationToken.None);
+
+    /// <summary>A fast-path publish its connection never wrote: sent on another connection, like <see cref="PublishCoreAsync"/> does; its room is still held by <paramref name="op"/>.</summary>
+    private async Task ResubmitAsync(PendingOperation op, string topic, byte[] body, Exception notSent)
+    {
+        try
+        {
+            var started = Stopwatch.GetTimestamp();
+            for (var attempt = 0; ; attempt++)
+            {
+                if (op.IsCompleted)
+                {
+                    return;   // timed out or canceled meanwhile
+                }
+
+                if (_stopping.IsCancellationRequested || attempt > _slots.Length)
+                {
+                    op.TrySetException(notSent);
+                    return;
+                }
+
+                var connection = await AcquireAsync(_options.DisconnectedWaitTimeout, _options.DisconnectedPolicy, started, CancellationToken.None).ConfigureAwait(false);
+                try
+                {
+                    await connection.PublishAsync(topic, body, Remaining(started), _options.CoalescePublishes, _options.PublishLinger, CancellationToken.None).ConfigureAwait(false);
+                    op.TrySetResult();
+                    return;
+                }
+                catch (NsqNotSentException ex)
+                {
+                    Log.ProducerFailover(_logger, connection.Address, ex.Message);
+                    notSent = ex;
+                }
+            }
+        }
+        catch (Exception ex)
+        {
+            op.TrySetException(ex);
+        }
+    }
 
     [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
     private async ValueTask PublishCoreAsync(string topic, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)

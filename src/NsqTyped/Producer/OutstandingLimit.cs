@@ -42,6 +42,22 @@ internal sealed class OutstandingLimit(int maxCount, long maxBytes)
         return new ValueTask(WaitAsync(waiter, timeout, cancellationToken));
     }
 
+    /// <summary>Takes room at once if there is some and nobody is waiting.</summary>
+    public bool TryEnter(int count, long bytes)
+    {
+        lock (_lock)
+        {
+            if (_waiters.Count == 0 && Fits(count, bytes))
+            {
+                _count += count;
+                _bytes += bytes;
+                return true;
+            }
+
+            return false;
+        }
+    }
+
     /// <summary>Gives back what <see cref="EnterAsync"/> took and lets waiting publishes in, in order.</summary>
     public void Exit(int count, long bytes)
     {

@@ -40,7 +40,7 @@ public sealed class ProducerCoalescingTests(NsqTestServers servers)
         await using var consumer = await TestConsumer.StartAsync(servers.NsqdTcpAddress, topic, ready: 2500);
         for (var i = 0; i < Count; i++)
         {
-            var message = await consumer.NextAsync();
+            var message = await consumer.NextAsync(TimeSpan.FromSeconds(20));
             Assert.Equal(i.ToString("D5", System.Globalization.CultureInfo.InvariantCulture), Encoding.ASCII.GetString(message.Body.Span));
             await message.FinishAsync(Ct);
         }
