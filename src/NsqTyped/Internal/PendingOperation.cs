@@ -36,6 +36,7 @@ internal sealed class PendingOperation : IValueTaskSource
 
     private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
     private CancellationTokenRegistration _timeoutRegistration;
+    private TimeoutBucket? _timeoutBucket;
     private CancellationTokenRegistration _cancelRegistration;
     private TimeSpan _timeout;
     private string? _topic;
@@ -110,7 +111,8 @@ internal sealed class PendingOperation : IValueTaskSource
         _timeout = timeout;
         if (timeout != Timeout.InfiniteTimeSpan)
         {
-            _timeoutRegistration = timeouts.TokenFor(timeout).UnsafeRegister(s_onTimeout, this);
+            _timeoutBucket = timeouts.Enter(timeout);
+            _timeoutRegistration = _timeoutBucket.Token.UnsafeRegister(s_onTimeout, this);
         }
 
         if (cancellationToken.CanBeCanceled)
@@ -189,6 +191,8 @@ internal sealed class PendingOperation : IValueTaskSource
         // Both owners are done and the slot is completed: callbacks that still fire find it completed.
         _timeoutRegistration.Dispose();
         _cancelRegistration.Dispose();
+        _timeoutBucket?.Leave();
+        _timeoutBucket = null;
         _timeoutRegistration = default;
         _cancelRegistration = default;
         _core.Reset();
