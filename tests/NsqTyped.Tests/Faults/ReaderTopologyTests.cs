@@ -8,8 +8,11 @@ namespace NsqTyped.Tests.Faults;
 /// <summary>
 /// Topology changes under a Reader that discovers nsqd through lookupd (mission map §4): a producer that
 /// vanishes from lookupd keeps its live connection; an ended connection comes back only if lookupd lists
-/// it again; a dropped discovered connection makes the Reader ask lookupd at once. Embedded cluster only
-/// (these tests stop, restart and delete on nsqd and lookupd instances).
+/// it again; a dropped discovered connection makes the Reader ask lookupd at once. Each test starts a
+/// cluster of its own (3 nsqd + nsqlookupd: real processes when the run uses real servers, embedded ones
+/// otherwise) and stops, restarts and deletes on it. The Reader's lookupd requests go through a
+/// <see cref="LookupdHttpGate"/> (its <see cref="NsqReaderOptions.LookupdHttpClient"/>), which counts and
+/// holds them on the client side, so it works with either lookupd.
 /// </summary>
 public sealed class ReaderTopologyTests(NsqTestServers servers)
 {
@@ -21,50 +24,38 @@ public sealed class ReaderTopologyTests(NsqTestServers servers)
     [Fact]
     public async Task A_lookupd_restarted_mid_stream_that_answers_empty_causes_no_gap_in_consumption()
     {
-        servers.SkipIfExternal("restarts an embedded lookupd");
-        var first = await EmbeddedNsqlookupd.StartAsync(cancellationToken: Token);
-        var lookupdHttp = first.HttpAddress;
-        await using var cluster = await EmbeddedNsqCluster.StartAsync(3, EmbeddedNsqdOptions.Default with { LookupdTcpAddresses = [first.TcpAddress] }, cancellationToken: Token);
-        EmbeddedNsqlookupd? second = null;
-        try
+        await using var cluster = await StartClusterAsync();
+        await PublishToAllAsync(cluster, 1, "before");
+        await cluster.WaitForProducersAsync(_topic, 3, cancellationToken: Token);
+        using var gate = new LookupdHttpGate();
+        using var http = new HttpClient(gate);
+        var handled = new ConcurrentDictionary<string, int>();
+        var removed = 0;
+        await using var reader = new NsqReader(Fast(_topic, _channel) with { LookupdHttpAddresses = [cluster.LookupdHttpAddress], LookupdHttpClient = http, MaxInFlight = 30 }, (m, _) =>
         {
-            await PublishToAllAsync(cluster, 1, "before");
-            await first.WaitForProducersAsync(_topic, 3, cancellationToken: Token);
-            using var gate = new LookupdHttpGate();
-            using var http = new HttpClient(gate);
-            var handled = new ConcurrentDictionary<string, int>();
-            var removed = 0;
-            await using var reader = new NsqReader(Fast(_topic, _channel) with { LookupdHttpAddresses = [lookupdHttp], LookupdHttpClient = http, MaxInFlight = 30 }, (m, _) =>
-            {
-                handled.AddOrUpdate(Text(m), 1, (_, n) => n + 1);
-                return ValueTask.CompletedTask;
-            });
-            reader.SessionRemoved += _ => Interlocked.Increment(ref removed);
-            await reader.StartAsync(Token);
-            await WaitUntilAsync(() => reader.Connections.Count == 3 && handled.Count == 3, "all three producers connected and consumed");
+            handled.AddOrUpdate(Text(m), 1, (_, n) => n + 1);
+            return ValueTask.CompletedTask;
+        });
+        reader.SessionRemoved += _ => Interlocked.Increment(ref removed);
+        await reader.StartAsync(Token);
+        await WaitUntilAsync(() => reader.Connections.Count == 3 && handled.Count == 3, "all three producers connected and consumed");
 
-            // The restart: the old process goes (polls fail), the new one answers on the same HTTP port
-            // before any nsqd has registered with it ("topic not found": no producers at all).
-            await first.DisposeAsync();
-            var failedBefore = gate.Failed;
-            await WaitUntilAsync(() => gate.Failed > failedBefore, "a poll hit the stopped lookupd");
-            second = await EmbeddedNsqlookupd.StartAsync(EmbeddedNsqlookupdOptions.Default with { HttpAddress = lookupdHttp }, Token);
-            var answeredBefore = gate.Answered;
-            await WaitUntilAsync(() => gate.Answered >= answeredBefore + 5, "several empty answers from the restarted lookupd");
+        // The restart: the old process goes (polls fail), the new one answers on the same HTTP port before any
+        // nsqd has registered with it ("topic not found": no producers at all). nsqd registers again only at a
+        // ping 15-30 s later, long after this test ends.
+        await cluster.StopLookupdAsync(Token);
+        var failedBefore = gate.Failed;
+        await WaitUntilAsync(() => gate.Failed > failedBefore, "a poll hit the stopped lookupd");
+        await cluster.RestartLookupdAsync(Token);
+        var answeredBefore = gate.Answered;
+        await WaitUntilAsync(() => gate.Answered >= answeredBefore + 5, "several empty answers from the restarted lookupd");
+        using var lookupd = new LookupdClient(cluster.LookupdHttpAddress);
+        Assert.Empty((await lookupd.LookupAsync(_topic, Token)).Producers);
 
-            await PublishToAllAsync(cluster, 10, "during");
-            await WaitUntilAsync(() => handled.Count == 33, "every message published while lookupd lists nothing consumed");
-            Assert.Equal(3, reader.Connections.Count);
-            Assert.Equal(0, Volatile.Read(ref removed));
-        }
-        finally
-        {
-            await first.DisposeAsync();
-            if (second is not null)
-            {
-                await second.DisposeAsync();
-            }
-        }
+        await PublishToAllAsync(cluster, 10, "during");
+        await WaitUntilAsync(() => handled.Count == 33, "every message published while lookupd lists nothing consumed");
+        Assert.Equal(3, reader.Connections.Count);
+        Assert.Equal(0, Volatile.Read(ref removed));
     }
 
     [Fact]
@@ -88,6 +79,7 @@ public sealed class ReaderTopologyTests(NsqTestServers servers)
         // The connection ends (here: from the client side); lookupd does not list it, so it stays down.
         await reader.Connections.Single(c => IsTo(c, cluster.NsqdTcpAddresses[1])).Connection.DisposeAsync();
         await WaitUntilAsync(() => reader.Connections.Count == 2, "the ended connection is gone");
+        await WaitUntilAsync(async () => (await ChannelStatsAsync(cluster.NsqdHttpAddresses[1], _topic, _channel))!.ClientCount == 0, "nsqd 1 no longer lists the ended connection");
         await WaitForPollsAsync(gate, 5);
         Assert.Equal(2, reader.Connections.Count);
         Assert.DoesNotContain(reader.Connections, c => IsTo(c, cluster.NsqdTcpAddresses[1]));
@@ -167,7 +159,7 @@ public sealed class ReaderTopologyTests(NsqTestServers servers)
     }
 
     /// <summary>Publishes one message to each nsqd, then starts a Reader and waits until it consumed all three.</summary>
-    private async Task<NsqReader> StartReaderAsync(EmbeddedNsqCluster cluster, ConcurrentQueue<string> handled, NsqReaderOptions options)
+    private async Task<NsqReader> StartReaderAsync(TestNsqCluster cluster, ConcurrentQueue<string> handled, NsqReaderOptions options)
     {
         await PublishToAllAsync(cluster, 1, "a");
         await cluster.WaitForProducersAsync(_topic, 3, cancellationToken: Token);
@@ -181,15 +173,11 @@ public sealed class ReaderTopologyTests(NsqTestServers servers)
         return reader;
     }
 
-    private async Task<EmbeddedNsqCluster> StartClusterAsync()
-    {
-        servers.SkipIfExternal("stops, restarts and deletes topics on the nsqd instances of a 3-node cluster");
-        return await EmbeddedNsqCluster.StartAsync(3, cancellationToken: Token);
-    }
+    private Task<TestNsqCluster> StartClusterAsync() => servers.StartClusterAsync(3, cancellationToken: Token);
 
-    private async Task PublishToAllAsync(EmbeddedNsqCluster cluster, int count, string prefix)
+    private async Task PublishToAllAsync(TestNsqCluster cluster, int count, string prefix)
     {
-        for (var i = 0; i < cluster.NsqdCount; i++)
+        for (var i = 0; i < cluster.NsqdTcpAddresses.Count; i++)
         {
             await PublishAsync(cluster.NsqdTcpAddresses[i], _topic, count, $"{prefix}{i}-");
         }

@@ -48,8 +48,7 @@ public sealed class RefusalTests(NsqTestServers servers)
     [Fact]
     public async Task Tls_with_a_server_certificate_of_an_unknown_authority_says_unknown_ca()
     {
-        servers.SkipIfExternal("starts an nsqd with a test certificate");
-        await using var nsqd = await EmbeddedNsqd.StartAsync(new EmbeddedNsqdOptions { TlsCertificate = TestCertificates.Server }, Ct);
+        await using var nsqd = await servers.StartNsqdAsync(TestCertificates.NsqdFlags(TestCertificates.Server), Ct);
         var options = NsqdConnectionOptions.Default with { Tls = new NsqTlsOptions { TargetHost = "localhost" } };
 
         var error = await Assert.ThrowsAsync<NsqHandshakeRefusedException>(async () => await NsqdConnection.ConnectAsync(nsqd.TcpAddress, options, Ct));
@@ -61,8 +60,7 @@ public sealed class RefusalTests(NsqTestServers servers)
     [Fact]
     public async Task Tls_with_a_server_certificate_for_another_name_says_name_mismatch()
     {
-        servers.SkipIfExternal("starts an nsqd with a test certificate");
-        await using var nsqd = await EmbeddedNsqd.StartAsync(new EmbeddedNsqdOptions { TlsCertificate = TestCertificates.Server }, Ct);
+        await using var nsqd = await servers.StartNsqdAsync(TestCertificates.NsqdFlags(TestCertificates.Server), Ct);
         var options = NsqdConnectionOptions.Default with { Tls = TrustTestAuthority with { TargetHost = "nsqd.example.org" } };
 
         var error = await Assert.ThrowsAsync<NsqHandshakeRefusedException>(async () => await NsqdConnection.ConnectAsync(nsqd.TcpAddress, options, Ct));
@@ -100,8 +98,8 @@ public sealed class RefusalTests(NsqTestServers servers)
     [Fact]
     public async Task A_producer_fails_connect_at_once_on_a_wrong_auth_secret()
     {
-        servers.SkipIfExternal("starts an nsqd with an authorizer");
-        await using var nsqd = await EmbeddedNsqd.StartAsync(new EmbeddedNsqdOptions { Authorizer = new OneSecretAuthorizer() }, Ct);
+        await using var auth = TestAuthServer.Start(new OneSecretAuthorizer());
+        await using var nsqd = await servers.StartNsqdAsync(["--auth-http-address=" + auth.Address], Ct);
         await using var producer = new NsqProducer([nsqd.TcpAddress], new NsqProducerOptions
         {
             DisconnectedWaitTimeout = LongWait,
@@ -119,8 +117,7 @@ public sealed class RefusalTests(NsqTestServers servers)
     [Fact]
     public async Task A_producer_fails_connect_at_once_when_the_certificate_validation_fails()
     {
-        servers.SkipIfExternal("starts an nsqd with a test certificate");
-        await using var nsqd = await EmbeddedNsqd.StartAsync(new EmbeddedNsqdOptions { TlsCertificate = TestCertificates.Server }, Ct);
+        await using var nsqd = await servers.StartNsqdAsync(TestCertificates.NsqdFlags(TestCertificates.Server), Ct);
         await using var producer = new NsqProducer([nsqd.TcpAddress], new NsqProducerOptions
         {
             DisconnectedWaitTimeout = LongWait,
@@ -135,8 +132,8 @@ public sealed class RefusalTests(NsqTestServers servers)
     [Fact]
     public async Task A_reader_raises_a_wrong_auth_secret_as_an_error_event()
     {
-        servers.SkipIfExternal("starts an nsqd with an authorizer");
-        await using var nsqd = await EmbeddedNsqd.StartAsync(new EmbeddedNsqdOptions { Authorizer = new OneSecretAuthorizer() }, Ct);
+        await using var auth = TestAuthServer.Start(new OneSecretAuthorizer());
+        await using var nsqd = await servers.StartNsqdAsync(["--auth-http-address=" + auth.Address], Ct);
         var errors = new TaskCompletionSource<NsqServerException>(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var reader = new NsqReader(
             new NsqReaderOptions
@@ -159,8 +156,8 @@ public sealed class RefusalTests(NsqTestServers servers)
     [Fact]
     public async Task A_reader_raises_a_subscription_nsqd_does_not_authorize_as_one_error_event_per_attempt()
     {
-        servers.SkipIfExternal("starts an nsqd with an authorizer");
-        await using var nsqd = await EmbeddedNsqd.StartAsync(new EmbeddedNsqdOptions { Authorizer = new OneSecretAuthorizer() }, Ct);
+        await using var auth = TestAuthServer.Start(new OneSecretAuthorizer());
+        await using var nsqd = await servers.StartNsqdAsync(["--auth-http-address=" + auth.Address], Ct);
         await using var proxy = FaultProxy.Start(nsqd.TcpAddress);
         var errors = new System.Collections.Concurrent.ConcurrentQueue<NsqServerException>();
         var reader = new NsqReader(
@@ -184,18 +181,14 @@ public sealed class RefusalTests(NsqTestServers servers)
         Assert.InRange(errors.Count, 1, proxy.AcceptedCount);
     }
 
-    private async Task<EmbeddedNsqd> StartRequireVerifyAsync()
-    {
-        servers.SkipIfExternal("starts an nsqd that verifies client certificates");
-        return await EmbeddedNsqd.StartAsync(
-            new EmbeddedNsqdOptions
-            {
-                TlsCertificate = TestCertificates.Server,
-                TlsClientAuthPolicy = NsqdTlsClientAuthPolicy.RequireVerify,
-                TlsRootCertificates = [TestCertificates.Authority],
-            },
+    private Task<TestNsqServer> StartRequireVerifyAsync() =>
+        servers.StartNsqdAsync(
+            [
+                .. TestCertificates.NsqdFlags(TestCertificates.Server),
+                "--tls-client-auth-policy=require-verify",
+                "--tls-root-ca-file=" + TestCertificates.PemFile(TestCertificates.Authority),
+            ],
             Ct);
-    }
 
     private sealed class OneSecretAuthorizer : INsqdAuthorizer
     {

@@ -138,8 +138,26 @@ public sealed class TestNsqCluster : IAsyncDisposable
     }
 
     /// <summary>
-    /// Stops the nsqlookupd and starts it again on the same ports, empty. The nsqd instances notice at their
-    /// next ping and register again at the following one: 15–30 s later, real and embedded alike.
+    /// Stops the nsqlookupd, leaving its ports closed (requests to <see cref="LookupdHttpAddress"/> are refused)
+    /// until <see cref="RestartLookupdAsync"/>. Stopping a stopped nsqlookupd does nothing.
+    /// </summary>
+    public async Task StopLookupdAsync(CancellationToken cancellationToken = default)
+    {
+        await _gate.WaitAsync(cancellationToken);
+        try
+        {
+            await Lookupd.DisposeAsync();
+        }
+        finally
+        {
+            _gate.Release();
+        }
+    }
+
+    /// <summary>
+    /// Stops the nsqlookupd (unless <see cref="StopLookupdAsync"/> already did) and starts it again on the same
+    /// ports, empty. The nsqd instances notice at their next ping and register again at the following one:
+    /// 15–30 s later, real and embedded alike.
     /// </summary>
     public async Task RestartLookupdAsync(CancellationToken cancellationToken = default)
     {
