@@ -80,7 +80,7 @@ public static class NsqTypedServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(section);
         var builder = AddCore(services, bindHostConfiguration: false);
-        services.AddOptions<NsqTypedOptions>().Bind(section);
+        services.AddOptions<NsqTypedOptions>().Configure(o => NsqConfigurationBinder.Bind(section, o));
         if (configure is not null)
         {
             services.Configure(configure);
@@ -106,7 +106,7 @@ public static class NsqTypedServiceCollectionExtensions
             {
                 if (sp.GetService<IConfiguration>() is { } configuration)
                 {
-                    configuration.GetSection(NsqTypedOptions.SectionName).Bind(o);
+                    NsqConfigurationBinder.Bind(configuration.GetSection(NsqTypedOptions.SectionName), o);
                 }
             });
         }
