@@ -43,8 +43,9 @@ internal sealed class NsqTypedOptionsValidator(IEnumerable<INsqHandlerDispatcher
         NsqdConnectionOptions? connection = null;
         AddProblems(failures, $"{Section}:Connection", () =>
         {
-            connection = NsqTypedOptionsFactory.BuildConnection(options, customizations, loggerFactory: null);
-            connection.Validate();
+            var built = NsqTypedOptionsFactory.BuildConnection(options, customizations, loggerFactory: null);
+            built.Validate();
+            connection = built;
             return null;
         });
 
