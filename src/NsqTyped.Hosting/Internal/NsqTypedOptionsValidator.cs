@@ -85,7 +85,7 @@ internal sealed class NsqTypedOptionsValidator(IEnumerable<INsqHandlerDispatcher
             }
         }
 
-        failures.AddRange(consumerProblems.Select(p => $"{p.Key} (handler {string.Join(", ", p.Value)})"));
+        failures.AddRange(consumerProblems.Select(p => $"{p.Key} ({(p.Value.Count == 1 ? "handler" : "handlers")} {string.Join(", ", p.Value)})"));
 
         foreach (var key in (options.Consumers?.Keys ?? Enumerable.Empty<string>()).Concat(options.DisabledConsumers ?? []).Distinct(StringComparer.Ordinal))
         {
