@@ -6,7 +6,7 @@ namespace NsqTyped.Hosting;
 /// <summary>
 /// Returned by <c>AddNsqTyped</c>: adjusts the option records in code after the configuration was applied,
 /// for what configuration cannot express (certificate objects, a custom validation callback, a
-/// <see cref="TimeProvider"/>, a dead-letter <see cref="NsqReaderOptions.GivingUpHook"/>).
+/// <see cref="TimeProvider"/>, a giving-up hook with the app's services).
 /// </summary>
 /// <example>
 /// <code>
@@ -55,6 +55,26 @@ public sealed class NsqTypedBuilder
     {
         ArgumentNullException.ThrowIfNull(configure);
         _customizations.Consumer.Add(configure);
+        return this;
+    }
+
+    /// <summary>
+    /// Runs <paramref name="hook"/> when a hosted consumer gives a message up (beyond <see cref="NsqReaderOptions.MaxTries"/>,
+    /// or a poison message), before its dead-letter copy and FIN, with a DI scope of its own. An exception it throws is
+    /// logged and the message is given up anyway.
+    /// </summary>
+    /// <param name="hook">Given the handler's dispatcher, the message, the scope's services and the Reader's stopping token.</param>
+    /// <returns>This builder.</returns>
+    /// <example>
+    /// <code>
+    /// services.AddNsqTyped().OnGivingUp(async (handler, message, services, ct) =&gt;
+    ///     await services.GetRequiredService&lt;IAlerts&gt;().PoisonAsync(handler.Topic, message.Id.ToString(), ct));
+    /// </code>
+    /// </example>
+    public NsqTypedBuilder OnGivingUp(Func<INsqHandlerDispatcher, NsqMessage, IServiceProvider, CancellationToken, ValueTask> hook)
+    {
+        ArgumentNullException.ThrowIfNull(hook);
+        _customizations.GivingUp.Add(hook);
         return this;
     }
 }

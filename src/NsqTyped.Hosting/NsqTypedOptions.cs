@@ -5,11 +5,10 @@ namespace NsqTyped.Hosting;
 /// bound from the <c>"Nsq"</c> configuration section and validated when the host starts.
 /// </summary>
 /// <remarks>
-/// Every property is optional and plain (strings, numbers, <see cref="TimeSpan"/>s as <c>"00:00:05"</c>), so the
-/// whole object binds from <c>appsettings.json</c> or environment variables (<c>Nsq__NsqdTcpAddresses__0=...</c>).
-/// A property left <see langword="null"/> keeps the default of the corresponding NsqTyped options record
-/// (<see cref="NsqdConnectionOptions"/>, <see cref="NsqProducerOptions"/>, <see cref="NsqReaderOptions"/>); see
-/// <c>docs/configuration.md</c> for every key and its default.
+/// The groups are the library's own option records (<see cref="NsqdConnectionOptions"/>, <see cref="NsqProducerOptions"/>,
+/// <see cref="NsqReaderOptions"/>): configuration keys are their property names and an absent key keeps the record's
+/// default, so every option and its default live in one place. Change them in code with <c>with</c>:
+/// <c>o =&gt; o.Consumer = o.Consumer with { MaxInFlight = 50 }</c>. See <c>docs/configuration.md</c> for every key.
 /// </remarks>
 /// <example>
 /// <code>
@@ -17,7 +16,7 @@ namespace NsqTyped.Hosting;
 ///   "Nsq": {
 ///     "NsqdTcpAddresses": [ "127.0.0.1:4150" ],
 ///     "LookupdHttpAddresses": [ "http://127.0.0.1:4161" ],
-///     "Consumer": { "MaxInFlight": 50 },
+///     "Consumer": { "MaxInFlight": 50, "DeadLetterTopic": "dead-letters" },
 ///     "Consumers": { "orders.created/billing": { "MaxInFlight": 200 } }
 ///   }
 /// }
@@ -40,172 +39,45 @@ public sealed class NsqTypedOptions
     /// </summary>
     public List<string> LookupdHttpAddresses { get; set; } = [];
 
-    /// <summary>Settings of every nsqd connection (producer and consumers).</summary>
-    public NsqTypedConnectionSettings Connection { get; set; } = new();
+    /// <summary>Settings of every nsqd connection (producer and consumers); they replace the <c>Connection</c> of <see cref="Producer"/> and <see cref="Consumer"/>.</summary>
+    public NsqdConnectionOptions Connection { get; set; } = NsqdConnectionOptions.Default;
 
-    /// <summary>Settings of the producer registered as <see cref="INsqPublisher"/>.</summary>
-    public NsqTypedProducerSettings Producer { get; set; } = new();
-
-    /// <summary>Defaults of every hosted consumer (one <see cref="NsqReader"/> per generated handler).</summary>
-    public NsqTypedConsumerSettings Consumer { get; set; } = new();
+    /// <summary>Settings of the producer registered as <see cref="INsqPublisher"/> (its <c>Connection</c> is <see cref="Connection"/>).</summary>
+    public NsqProducerOptions Producer { get; set; } = NsqProducerOptions.Default;
 
     /// <summary>
-    /// Per-handler overrides of <see cref="Consumer"/>, keyed by <c>"topic/channel"</c>
-    /// (e.g. <c>"orders.created/billing"</c>). A key that names no registered handler fails validation.
+    /// Whether the host opens the producer's connections when it starts (instead of at the first publish), so the
+    /// health check reports them and configuration mistakes show early. Default <see langword="true"/>.
+    /// Configuration key <c>Nsq:Producer:ConnectOnStart</c>.
     /// </summary>
-    public Dictionary<string, NsqTypedConsumerSettings> Consumers { get; set; } = new(StringComparer.Ordinal);
+    public bool ConnectProducerOnStart { get; set; } = true;
+
+    /// <summary>
+    /// Defaults of every hosted consumer (one <see cref="NsqReader"/> per generated handler). Topic and channel come from
+    /// the handler, addresses from <see cref="NsqdTcpAddresses"/>/<see cref="LookupdHttpAddresses"/>, the connection from
+    /// <see cref="Connection"/>.
+    /// </summary>
+    public NsqReaderOptions Consumer { get; set; } = NsqReaderOptions.Default;
+
+    /// <summary>
+    /// Per-handler options used instead of <see cref="Consumer"/>, keyed by <c>"topic/channel"</c> (e.g.
+    /// <c>"orders.created/billing"</c>). An entry bound from configuration starts from <see cref="Consumer"/> as
+    /// configured, so a key it does not set keeps that value. A key that names no registered handler fails validation.
+    /// </summary>
+    public Dictionary<string, NsqReaderOptions> Consumers { get; set; } = new(StringComparer.Ordinal);
 
     /// <summary>
     /// Whether the host runs the registered handlers. Default <see langword="true"/>; <see langword="false"/>
-    /// for a process that only publishes although its assembly declares handlers.
+    /// for a process that only publishes although its assembly declares handlers (also set by <c>Nsq:Consumer:Enabled: false</c>).
     /// </summary>
     public bool ConsumersEnabled { get; set; } = true;
-}
 
-/// <summary>Connection settings (<see cref="NsqdConnectionOptions"/>); <see langword="null"/> keeps that record's default.</summary>
-public sealed class NsqTypedConnectionSettings
-{
-    /// <summary><see cref="NsqdConnectionOptions.ClientId"/>. Default: the short host name.</summary>
-    public string? ClientId { get; set; }
-
-    /// <summary><see cref="NsqdConnectionOptions.Hostname"/>. Default: the host name.</summary>
-    public string? Hostname { get; set; }
-
-    /// <summary><see cref="NsqdConnectionOptions.UserAgent"/>. Default: <c>nsqtyped/&lt;version&gt;</c>.</summary>
-    public string? UserAgent { get; set; }
-
-    /// <summary><see cref="NsqdConnectionOptions.HeartbeatInterval"/>. Default 30 s.</summary>
-    public TimeSpan? HeartbeatInterval { get; set; }
-
-    /// <summary><see cref="NsqdConnectionOptions.OutputBufferSize"/>. Default: nsqd's (16 KiB).</summary>
-    public int? OutputBufferSize { get; set; }
-
-    /// <summary><see cref="NsqdConnectionOptions.OutputBufferTimeout"/>. Default: nsqd's (250 ms).</summary>
-    public TimeSpan? OutputBufferTimeout { get; set; }
-
-    /// <summary><see cref="NsqdConnectionOptions.Snappy"/>. Default <see langword="false"/>.</summary>
-    public bool? Snappy { get; set; }
-
-    /// <summary><see cref="NsqdConnectionOptions.Deflate"/>. Default <see langword="false"/>.</summary>
-    public bool? Deflate { get; set; }
-
-    /// <summary><see cref="NsqdConnectionOptions.DeflateLevel"/>. Default 6.</summary>
-    public int? DeflateLevel { get; set; }
-
-    /// <summary><see cref="NsqdConnectionOptions.SampleRate"/>. Default 0 (every message).</summary>
-    public int? SampleRate { get; set; }
-
-    /// <summary><see cref="NsqdConnectionOptions.MsgTimeout"/>. Default: nsqd's (60 s).</summary>
-    public TimeSpan? MsgTimeout { get; set; }
-
-    /// <summary><see cref="NsqdConnectionOptions.AuthSecret"/>. Default none.</summary>
-    public string? AuthSecret { get; set; }
-
-    /// <summary><see cref="NsqdConnectionOptions.ConnectTimeout"/>. Default 10 s.</summary>
-    public TimeSpan? ConnectTimeout { get; set; }
-
-    /// <summary><see cref="NsqdConnectionOptions.ReadTimeout"/>. Default 60 s.</summary>
-    public TimeSpan? ReadTimeout { get; set; }
-
-    /// <summary><see cref="NsqdConnectionOptions.WriteTimeout"/>. Default 10 s.</summary>
-    public TimeSpan? WriteTimeout { get; set; }
-
-    /// <summary><see cref="NsqdConnectionOptions.MaxMessageSize"/>. Default 1 MiB.</summary>
-    public int? MaxMessageSize { get; set; }
-
-    /// <summary><see cref="NsqdConnectionOptions.MaxBodySize"/>. Default 5 MiB.</summary>
-    public int? MaxBodySize { get; set; }
-
-    /// <summary>TLS (<see cref="NsqTlsOptions"/>). Default: no TLS.</summary>
-    public NsqTypedTlsSettings Tls { get; set; } = new();
-}
-
-/// <summary>TLS settings; certificates are read from PEM files when the options are built.</summary>
-public sealed class NsqTypedTlsSettings
-{
-    /// <summary>Whether to use TLS (<c>tls_v1</c>). Default <see langword="false"/>.</summary>
-    public bool Enabled { get; set; }
-
-    /// <summary><see cref="NsqTlsOptions.TargetHost"/>. Default: the host of the address.</summary>
-    public string? TargetHost { get; set; }
-
-    /// <summary>A PEM file of certificate authorities trusted instead of the system store. Default none.</summary>
-    public string? TrustedCaCertificatePath { get; set; }
-
-    /// <summary>A PEM client certificate (with <see cref="ClientKeyPath"/>) for servers that require one. Default none.</summary>
-    public string? ClientCertificatePath { get; set; }
-
-    /// <summary>The PEM private key of <see cref="ClientCertificatePath"/>; <see langword="null"/> when the certificate file holds it.</summary>
-    public string? ClientKeyPath { get; set; }
-
-    /// <summary><see cref="NsqTlsOptions.CheckCertificateRevocation"/>. Default <see langword="false"/>.</summary>
-    public bool CheckCertificateRevocation { get; set; }
-}
-
-/// <summary>Producer settings (<see cref="NsqProducerOptions"/>); <see langword="null"/> keeps that record's default.</summary>
-public sealed class NsqTypedProducerSettings
-{
     /// <summary>
-    /// Whether the host opens the producer's connections when it starts (instead of at the first publish),
-    /// so the health check reports them and configuration mistakes show early. Default <see langword="true"/>.
+    /// <c>"topic/channel"</c> keys of handlers this host does not run (configuration: <c>Nsq:Consumers:{key}:Enabled: false</c>).
+    /// A key that names no registered handler fails validation.
     /// </summary>
-    public bool ConnectOnStart { get; set; } = true;
+    public HashSet<string> DisabledConsumers { get; set; } = new(StringComparer.Ordinal);
 
-    /// <summary><see cref="NsqProducerOptions.ConnectionsPerNode"/>. Default 1.</summary>
-    public int? ConnectionsPerNode { get; set; }
-
-    /// <summary><see cref="NsqProducerOptions.PublishTimeout"/>. Default 10 s.</summary>
-    public TimeSpan? PublishTimeout { get; set; }
-
-    /// <summary><see cref="NsqProducerOptions.DisconnectedPolicy"/> (<c>WaitForConnection</c> or <c>FailFast</c>). Default <c>WaitForConnection</c>.</summary>
-    public NsqDisconnectedPolicy? DisconnectedPolicy { get; set; }
-
-    /// <summary><see cref="NsqProducerOptions.DisconnectedWaitTimeout"/>. Default 5 s.</summary>
-    public TimeSpan? DisconnectedWaitTimeout { get; set; }
-
-    /// <summary><see cref="NsqProducerOptions.ReconnectBaseDelay"/>. Default 200 ms.</summary>
-    public TimeSpan? ReconnectBaseDelay { get; set; }
-
-    /// <summary><see cref="NsqProducerOptions.ReconnectMaxDelay"/>. Default 30 s.</summary>
-    public TimeSpan? ReconnectMaxDelay { get; set; }
-}
-
-/// <summary>Consumer settings (<see cref="NsqReaderOptions"/>); <see langword="null"/> falls back to <see cref="NsqTypedOptions.Consumer"/>, then to that record's default.</summary>
-public sealed class NsqTypedConsumerSettings
-{
-    /// <summary>Whether this handler runs in this host. Default <see langword="true"/>.</summary>
-    public bool? Enabled { get; set; }
-
-    /// <summary><see cref="NsqReaderOptions.MaxTries"/>. Default 5 (0 = unlimited).</summary>
-    public int? MaxTries { get; set; }
-
-    /// <summary><see cref="NsqReaderOptions.MaxInFlight"/>. Default 1.</summary>
-    public int? MaxInFlight { get; set; }
-
-    /// <summary><see cref="NsqReaderOptions.MaxConcurrency"/>. Default 0 (one handler per connection); -1 = CPU count.</summary>
-    public int? MaxConcurrency { get; set; }
-
-    /// <summary><see cref="NsqReaderOptions.RequeueDelay"/>. Default 0.</summary>
-    public TimeSpan? RequeueDelay { get; set; }
-
-    /// <summary><see cref="NsqReaderOptions.LookupdPollInterval"/>. Default 60 s.</summary>
-    public TimeSpan? LookupdPollInterval { get; set; }
-
-    /// <summary><see cref="NsqReaderOptions.LookupdPollJitter"/>. Default 0.3.</summary>
-    public double? LookupdPollJitter { get; set; }
-
-    /// <summary><see cref="NsqReaderOptions.LowReadyIdleTimeout"/>. Default 10 s.</summary>
-    public TimeSpan? LowReadyIdleTimeout { get; set; }
-
-    /// <summary><see cref="NsqReaderOptions.MaxBackoffDuration"/>. Default 128 s (0 = no backoff).</summary>
-    public TimeSpan? MaxBackoffDuration { get; set; }
-
-    /// <summary><see cref="NsqReaderOptions.BackoffOnRequeue"/>. Default <see langword="true"/>.</summary>
-    public bool? BackoffOnRequeue { get; set; }
-
-    /// <summary><see cref="NsqReaderOptions.ReconnectDelay"/>. Default 1 s.</summary>
-    public TimeSpan? ReconnectDelay { get; set; }
-
-    /// <summary><see cref="NsqReaderOptions.MaxReconnectDelay"/>. Default 60 s.</summary>
-    public TimeSpan? MaxReconnectDelay { get; set; }
+    /// <summary>Values the configuration held that could not be read (not a number, not a duration, an unreadable certificate file), with their keys; reported by validation.</summary>
+    internal List<string> BindingProblems { get; } = [];
 }

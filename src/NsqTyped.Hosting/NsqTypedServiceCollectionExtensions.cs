@@ -25,7 +25,7 @@ public static class NsqTypedServiceCollectionExtensions
     /// <item>a hosted service running one <see cref="NsqReader"/> per generated handler registered with
     /// <c>services.AddNsqTypedHandlers()</c>, a DI scope per message, draining in-flight messages when the host stops
     /// (within the host's shutdown timeout);</item>
-    /// <item>validation of <see cref="NsqTypedOptions"/> when the host starts, with messages naming the configuration key;</item>
+    /// <item>validation of <see cref="NsqTypedOptions"/> when the host starts: every problem at once, one line each naming its configuration key (also logged);</item>
     /// <item>the <c>"nsq"</c> health check (<see cref="NsqHealthCheck"/>).</item>
     /// </list>
     /// Calling it again only adds <paramref name="configure"/>.
@@ -80,7 +80,7 @@ public static class NsqTypedServiceCollectionExtensions
         ArgumentNullException.ThrowIfNull(services);
         ArgumentNullException.ThrowIfNull(section);
         var builder = AddCore(services, bindHostConfiguration: false);
-        services.AddOptions<NsqTypedOptions>().Bind(section);
+        services.AddOptions<NsqTypedOptions>().Configure(o => NsqConfigurationBinder.Bind(section, o));
         if (configure is not null)
         {
             services.Configure(configure);
@@ -106,7 +106,7 @@ public static class NsqTypedServiceCollectionExtensions
             {
                 if (sp.GetService<IConfiguration>() is { } configuration)
                 {
-                    configuration.GetSection(NsqTypedOptions.SectionName).Bind(o);
+                    NsqConfigurationBinder.Bind(configuration.GetSection(NsqTypedOptions.SectionName), o);
                 }
             });
         }

@@ -34,4 +34,7 @@ internal static partial class HostingLog
 
     [LoggerMessage(EventId = 3008, Level = LogLevel.Error, Message = "NSQ consumer {Handler} on {Topic}/{Channel} failed while closing")]
     public static partial void ConsumerCloseFailed(ILogger logger, string handler, string topic, string channel, Exception error);
+
+    [LoggerMessage(EventId = 3009, Level = LogLevel.Critical, Message = "The NSQ configuration has {Count} problem(s); the host will not start:{Problems}")]
+    public static partial void InvalidConfiguration(ILogger logger, int count, string problems);
 }

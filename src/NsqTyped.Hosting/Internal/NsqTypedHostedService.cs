@@ -8,7 +8,8 @@ using Microsoft.Extensions.Options;
 namespace NsqTyped.Hosting.Internal;
 
 /// <summary>
-/// Runs one <see cref="NsqReader"/> per registered generated dispatcher, each message in its own DI scope,
+/// Runs one <see cref="NsqReader"/> per registered generated dispatcher (the Reader's dispatcher constructor: each
+/// message in its own DI scope, the handler's <c>[NsqHandler(DeadLetterTopic)]</c> applied),
 /// and drains them when the host stops: <see cref="StopAsync"/> closes every Reader gracefully and gives up
 /// only when the host's shutdown timeout fires the token it passes.
 /// </summary>
@@ -28,7 +29,7 @@ internal sealed class NsqTypedHostedService(
     {
         var settings = options.Value;
         var connection = NsqTypedOptionsFactory.BuildConnection(settings, customizations, loggerFactory);
-        if (settings.NsqdTcpAddresses is { Count: > 0 } && settings.Producer?.ConnectOnStart != false)
+        if (settings.NsqdTcpAddresses is { Count: > 0 } && settings.ConnectProducerOnStart)
         {
             var producer = services.GetRequiredService<NsqProducer>();
             _ = ConnectProducerAsync(producer);
@@ -55,7 +56,8 @@ internal sealed class NsqTypedHostedService(
                     ? "lookupd " + string.Join(", ", readerOptions.LookupdHttpAddresses)
                     : "nsqd " + string.Join(", ", readerOptions.NsqdTcpAddresses);
                 HostingLog.ConsumerStarting(_logger, dispatcher.HandlerName, dispatcher.Topic, dispatcher.Channel, source, readerOptions.MaxInFlight);
-                var reader = new NsqReader(readerOptions, CreateHandler(dispatcher));
+                readerOptions = WithDeadLettering(settings, dispatcher, readerOptions);
+                var reader = new NsqReader(readerOptions, dispatcher, services);
                 _started.Add(new RunningConsumer(dispatcher, reader));
                 await reader.StartAsync(cancellationToken).ConfigureAwait(false);
             }
@@ -124,16 +126,44 @@ internal sealed class NsqTypedHostedService(
         }
     }
 
-    private Func<NsqMessage, CancellationToken, ValueTask> CreateHandler(INsqHandlerDispatcher dispatcher) =>
-        async (message, cancellationToken) =>
+    /// <summary>
+    /// Dead letters go through the registered producer when there is one (else over the Reader's own connections), and
+    /// the builder's <c>OnGivingUp</c> hooks run after any <see cref="NsqReaderOptions.GivingUpHook"/>, in a DI scope of their own.
+    /// </summary>
+    private NsqReaderOptions WithDeadLettering(NsqTypedOptions settings, INsqHandlerDispatcher dispatcher, NsqReaderOptions options)
+    {
+        if (options.DeadLetterTopic is not null && options.DeadLetterPublisher is null && settings.NsqdTcpAddresses is { Count: > 0 })
         {
-            // A scope per message, so scoped services (a DbContext, a unit of work) never outlive one message.
-            var scope = scopeFactory.CreateAsyncScope();
-            await using (scope.ConfigureAwait(false))
+            options = options with { DeadLetterPublisher = services.GetRequiredService<INsqPublisher>() };
+        }
+
+        if (customizations.GivingUp.Count == 0)
+        {
+            return options;
+        }
+
+        var hooks = customizations.GivingUp.ToArray();
+        var configured = options.GivingUpHook;
+        return options with
+        {
+            GivingUpHook = async (message, cancellationToken) =>
             {
-                await dispatcher.DispatchAsync(message, scope.ServiceProvider, cancellationToken).ConfigureAwait(false);
-            }
+                if (configured is not null)
+                {
+                    await configured(message, cancellationToken).ConfigureAwait(false);
+                }
+
+                var scope = scopeFactory.CreateAsyncScope();
+                await using (scope.ConfigureAwait(false))
+                {
+                    foreach (var hook in hooks)
+                    {
+                        await hook(dispatcher, message, scope.ServiceProvider, cancellationToken).ConfigureAwait(false);
+                    }
+                }
+            },
         };
+    }
 
     private async Task ConnectProducerAsync(NsqProducer producer)
     {

@@ -3,7 +3,7 @@ namespace NsqTyped.Internal;
 /// <summary>
 /// Collects every problem of one options record so <c>Validate()</c> reports them all at once: one problem
 /// is rethrown as it was (its exception type and parameter name intact), several become one
-/// <see cref="ArgumentException"/> listing each on its own line.
+/// <see cref="ArgumentException"/> listing each on its own line, with the problems as its inner <see cref="AggregateException"/>.
 /// </summary>
 internal sealed class OptionsProblems(string owner)
 {
@@ -34,7 +34,11 @@ internal sealed class OptionsProblems(string owner)
                 return;
             default:
                 var lines = _problems.Select(p => "- " + Describe(p));
-                throw new ArgumentException($"{owner} has {_problems.Count} problems:{Environment.NewLine}{string.Join(Environment.NewLine, lines)}", _problems[0].ParamName);
+                // The problems themselves ride along as an AggregateException, so a caller (hosting's validation) can map each to its key.
+                throw new ArgumentException(
+                    $"{owner} has {_problems.Count} problems:{Environment.NewLine}{string.Join(Environment.NewLine, lines)}",
+                    _problems[0].ParamName,
+                    new AggregateException(_problems));
         }
     }
 
