@@ -122,6 +122,19 @@ public sealed partial class NsqdConnection
         }
     }
 
+    /// <summary>Enters a delivered message in the ledger.</summary>
+    /// <exception cref="NsqProtocolException">nsqd pushed more messages than any RDY count this connection sent.</exception>
+    private void TrackInFlight(NsqMessageId id)
+    {
+        var inFlight = _ledger.Add(id);
+        var ceiling = Volatile.Read(ref _rdyCeiling);
+        if (inFlight > ceiling)
+        {
+            throw new NsqProtocolException(
+                $"nsqd {Address} has {inFlight} messages in flight on this connection, more than the highest RDY count ever sent on it ({ceiling}): a protocol violation.");
+        }
+    }
+
     /// <summary>
     /// The read loop's handling of one message frame: into the ledger, then one <see cref="NsqMessage"/>
     /// (the body is the one copy out of the receive buffer) to the sink or the <see cref="MessageReceived"/>
@@ -131,13 +144,7 @@ public sealed partial class NsqdConnection
     private NsqMessage? OnMessageFrame(in NsqFrame frame)
     {
         var view = frame.AsMessage();
-        var inFlight = _ledger.Add(view.Id);
-        var ceiling = Volatile.Read(ref _rdyCeiling);
-        if (inFlight > ceiling)
-        {
-            throw new NsqProtocolException(
-                $"nsqd {Address} has {inFlight} messages in flight on this connection, more than the highest RDY count ever sent on it ({ceiling}): a protocol violation.");
-        }
+        TrackInFlight(view.Id);
 
         var sink = _sink;
         if (sink is not null)

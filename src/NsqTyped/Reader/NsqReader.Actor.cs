@@ -219,9 +219,9 @@ public sealed partial class NsqReader
         }
         catch (Exception ex)
         {
-            // An AUTH refusal is an error frame of the handshake, which the connection does not raise as an event
-            // (SUB's errors it does): the application hears of it like any other (not on the actor).
-            if (!handshaken && ex is NsqServerException refusal && ConnectRefusal.IsPermanent(refusal) && !IsClosing)
+            // A permanent refusal of the handshake (an AUTH error frame, which the connection does not raise as an event
+            // while SUB's errors it does, or a TLS refusal): the application hears of it like any other (not on the actor).
+            if (!handshaken && ex is NsqException refusal && ConnectRefusal.IsPermanent(refusal) && !IsClosing)
             {
                 Raise(Error, new NsqErrorEventArgs(refusal));
             }
