@@ -79,9 +79,12 @@ public sealed partial class NsqdConnection
             // Until the owner has taken the failure into account, no RDY it decided earlier may reopen the window.
             _readyHeld = true;
             NsqCommandWriter.WriteReq(_buffer, messageId, (long)delay.TotalMilliseconds);
+
+            // Out of the ledger before the write loop can send it: once nsqd has it, the freed slot may bring a
+            // new message at once, and the RDY ceiling check must not count the answered one with it.
+            _ledger.Remove(messageId);
         }
 
-        _ledger.Remove(messageId);
         SignalWriter();
         if (Requeued is not null)
         {
