@@ -116,6 +116,32 @@ public sealed partial class NsqdConnection
         SignalWriter();
     }
 
+    /// <summary>
+    /// RDY 0 at once (when a window is open) and hold it like a failure's REQ does: another connection of the same
+    /// Reader failed, and nsqd must stop refilling this one before the Reader's actor has even heard of it.
+    /// </summary>
+    internal void PauseReady()
+    {
+        lock (_writeLock)
+        {
+            if (_state != StateOpen)
+            {
+                return;
+            }
+
+            _readyHeld = true;
+            if (_lastReady == 0)
+            {
+                return;
+            }
+
+            NsqCommandWriter.WriteRdy(_buffer, 0);
+            _lastReady = 0;
+        }
+
+        SignalWriter();
+    }
+
     /// <summary>The owner processed the failure that paused this connection: its RDY decisions apply again.</summary>
     internal void ReleaseReadyHold()
     {
