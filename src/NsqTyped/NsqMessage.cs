@@ -44,6 +44,12 @@ public sealed class NsqMessage
     /// <summary>The message body.</summary>
     public ReadOnlyMemory<byte> Body { get; }
 
+    /// <summary>
+    /// The size of a body above the connection's read limit that was read past instead of held
+    /// (<see cref="Body"/> is then empty); 0 for every ordinary message.
+    /// </summary>
+    internal int TooLargeBodySize { get; init; }
+
     /// <summary>Where FIN/REQ/TOUCH go (for a Reader's messages: the delivering connection's session).</summary>
     internal INsqMessageResponder Responder => _responder;
 

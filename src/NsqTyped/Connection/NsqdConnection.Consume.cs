@@ -79,9 +79,12 @@ public sealed partial class NsqdConnection
             // Until the owner has taken the failure into account, no RDY it decided earlier may reopen the window.
             _readyHeld = true;
             NsqCommandWriter.WriteReq(_buffer, messageId, (long)delay.TotalMilliseconds);
+
+            // Out of the ledger before the write loop can send it: once nsqd has it, the freed slot may bring a
+            // new message at once, and the RDY ceiling check must not count the answered one with it.
+            _ledger.Remove(messageId);
         }
 
-        _ledger.Remove(messageId);
         SignalWriter();
         if (Requeued is not null)
         {
@@ -113,12 +116,51 @@ public sealed partial class NsqdConnection
         SignalWriter();
     }
 
+    /// <summary>
+    /// RDY 0 at once (when a window is open) and hold it like a failure's REQ does: another connection of the same
+    /// Reader failed, and nsqd must stop refilling this one before the Reader's actor has even heard of it.
+    /// </summary>
+    internal void PauseReady()
+    {
+        lock (_writeLock)
+        {
+            if (_state != StateOpen)
+            {
+                return;
+            }
+
+            _readyHeld = true;
+            if (_lastReady == 0)
+            {
+                return;
+            }
+
+            NsqCommandWriter.WriteRdy(_buffer, 0);
+            _lastReady = 0;
+        }
+
+        SignalWriter();
+    }
+
     /// <summary>The owner processed the failure that paused this connection: its RDY decisions apply again.</summary>
     internal void ReleaseReadyHold()
     {
         lock (_writeLock)
         {
             _readyHeld = false;
+        }
+    }
+
+    /// <summary>Enters a delivered message in the ledger.</summary>
+    /// <exception cref="NsqProtocolException">nsqd pushed more messages than any RDY count this connection sent.</exception>
+    private void TrackInFlight(NsqMessageId id)
+    {
+        var inFlight = _ledger.Add(id);
+        var ceiling = Volatile.Read(ref _rdyCeiling);
+        if (inFlight > ceiling)
+        {
+            throw new NsqProtocolException(
+                $"nsqd {Address} has {inFlight} messages in flight on this connection, more than the highest RDY count ever sent on it ({ceiling}): a protocol violation.");
         }
     }
 
@@ -131,13 +173,7 @@ public sealed partial class NsqdConnection
     private NsqMessage? OnMessageFrame(in NsqFrame frame)
     {
         var view = frame.AsMessage();
-        var inFlight = _ledger.Add(view.Id);
-        var ceiling = Volatile.Read(ref _rdyCeiling);
-        if (inFlight > ceiling)
-        {
-            throw new NsqProtocolException(
-                $"nsqd {Address} has {inFlight} messages in flight on this connection, more than the highest RDY count ever sent on it ({ceiling}): a protocol violation.");
-        }
+        TrackInFlight(view.Id);
 
         var sink = _sink;
         if (sink is not null)

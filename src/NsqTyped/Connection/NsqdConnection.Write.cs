@@ -484,9 +484,12 @@ public sealed partial class NsqdConnection
             }
 
             NsqCommandWriter.WriteFin(_buffer, messageId);
+
+            // Out of the ledger before the write loop can send it: once nsqd has it, the freed slot may bring a
+            // new message at once, and the RDY ceiling check must not count the answered one with it.
+            _ledger.Remove(messageId);
         }
 
-        _ledger.Remove(messageId);
         SignalWriter();
         if (Finished is not null)
         {
@@ -519,9 +522,12 @@ public sealed partial class NsqdConnection
             }
 
             NsqCommandWriter.WriteReq(_buffer, messageId, (long)delay.TotalMilliseconds);
+
+            // Out of the ledger before the write loop can send it: once nsqd has it, the freed slot may bring a
+            // new message at once, and the RDY ceiling check must not count the answered one with it.
+            _ledger.Remove(messageId);
         }
 
-        _ledger.Remove(messageId);
         SignalWriter();
         if (Requeued is not null)
         {

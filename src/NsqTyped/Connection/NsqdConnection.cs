@@ -85,7 +85,7 @@ public sealed partial class NsqdConnection : INsqPublisher, INsqMessageResponder
         Options.Validate();
         Address = _endpoint.ToString();
         _logger = Options.LoggerFactory?.CreateLogger<NsqdConnection>() ?? (ILogger)NullLogger.Instance;
-        _maxFrameSize = Options.MaxMessageSize + NsqMessageFrame.HeaderLength + 4;
+        _maxFrameSize = Options.MaxReadMessageSize + NsqMessageFrame.HeaderLength + 4;
     }
 
     /// <summary>Creates a connection and connects it (magic, IDENTIFY, upgrades, AUTH).</summary>

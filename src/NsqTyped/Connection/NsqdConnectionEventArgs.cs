@@ -25,14 +25,37 @@ public sealed class NsqResponseEventArgs : EventArgs
     public override string ToString() => System.Text.Encoding.UTF8.GetString(Data.Span);
 }
 
-/// <summary>An error frame arrived (gnsq <c>on_error</c>).</summary>
+/// <summary>
+/// An error frame arrived (gnsq <c>on_error</c>), or, on a Reader, a connection was refused for good (an AUTH or TLS
+/// refusal that retrying cannot fix until the configuration changes).
+/// </summary>
 public sealed class NsqErrorEventArgs : EventArgs
 {
-    /// <summary>Creates the event data.</summary>
-    public NsqErrorEventArgs(NsqServerException error) => Error = error;
+    /// <summary>Creates the event data for an error frame.</summary>
+    public NsqErrorEventArgs(NsqServerException error)
+    {
+        ArgumentNullException.ThrowIfNull(error);
+        Error = error;
+        Exception = error;
+    }
 
-    /// <summary>The error; when <see cref="NsqServerException.IsFatal"/>, the connection is closed right after.</summary>
-    public NsqServerException Error { get; }
+    /// <summary>Creates the event data for a refusal that is not an error frame (e.g. an <see cref="NsqHandshakeRefusedException"/>).</summary>
+    /// <param name="exception">The failure; when it is an <see cref="NsqServerException"/>, <see cref="Error"/> is it too.</param>
+    public NsqErrorEventArgs(NsqException exception)
+    {
+        ArgumentNullException.ThrowIfNull(exception);
+        Error = exception as NsqServerException;
+        Exception = exception;
+    }
+
+    /// <summary>
+    /// The error frame; when <see cref="NsqServerException.IsFatal"/>, the connection is closed right after.
+    /// <see langword="null"/> only for a refusal that is not an error frame (a TLS refusal): see <see cref="Exception"/>.
+    /// </summary>
+    public NsqServerException? Error { get; }
+
+    /// <summary>What went wrong, always set: <see cref="Error"/> for an error frame, otherwise the refusal (e.g. an <see cref="NsqHandshakeRefusedException"/>).</summary>
+    public NsqException Exception { get; }
 }
 
 /// <summary>FIN was sent for a message (gnsq <c>on_finish</c>).</summary>

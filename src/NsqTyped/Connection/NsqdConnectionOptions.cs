@@ -109,10 +109,22 @@ public sealed record NsqdConnectionOptions
     public TimeSpan WriteTimeout { get; init; } = TimeSpan.FromSeconds(10);
 
     /// <summary>
-    /// Largest message body accepted for PUB/DPUB and for each MPUB message, and the basis of the largest frame
-    /// accepted from the server. Default 1 MiB (nsqd's default <c>--max-msg-size</c>); set it to your server's value.
+    /// Largest message body accepted for PUB/DPUB and for each MPUB message. Default 1 MiB (nsqd's default
+    /// <c>--max-msg-size</c>); set it to your server's value. What this client accepts from the server is
+    /// <see cref="MaxReadMessageSize"/>.
     /// </summary>
     public int MaxMessageSize { get; init; } = 1024 * 1024;
+
+    /// <summary>
+    /// Largest message body this client reads from nsqd, and the basis of the largest frame it accepts. Default
+    /// 1 MiB. nsqd does not report its <c>--max-msg-size</c>, and another producer may publish larger bodies than
+    /// this client's <see cref="MaxMessageSize"/>: a delivered message above this limit is read past without
+    /// being buffered and never reaches a handler. A Reader gives it up (a poison message, finished without
+    /// dead-lettering); a bare connection finishes it and logs a warning. Raise it to the server's
+    /// <c>--max-msg-size</c> to receive every message nsqd accepts. Any other frame above the limit is a
+    /// protocol error that closes the connection.
+    /// </summary>
+    public int MaxReadMessageSize { get; init; } = 1024 * 1024;
 
     /// <summary>Largest MPUB body (all messages with their size fields). Default 5 MiB (nsqd's default <c>--max-body-size</c>).</summary>
     public int MaxBodySize { get; init; } = 5 * 1024 * 1024;
@@ -182,6 +194,11 @@ public sealed record NsqdConnectionOptions
         if (MaxMessageSize < 1 || MaxMessageSize > int.MaxValue - NsqMessageFrame.HeaderLength - 8)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxMessageSize), MaxMessageSize, "The max message size must be positive.");
+        }
+
+        if (MaxReadMessageSize < 1 || MaxReadMessageSize > int.MaxValue - NsqMessageFrame.HeaderLength - 8)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxReadMessageSize), MaxReadMessageSize, "The max read message size must be positive.");
         }
 
         if (MaxBodySize < 1)

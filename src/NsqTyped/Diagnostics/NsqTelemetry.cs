@@ -39,6 +39,7 @@ internal static class NsqTelemetry
     public const string DeadLetteredMessagesName = "messaging.nsq.client.dead_lettered.messages";
     public const string PoisonMessagesName = "messaging.nsq.client.poison.messages";
     public const string BackoffsName = "messaging.nsq.client.backoffs";
+    public const string InFlightMessagesName = "messaging.nsq.client.in_flight.messages";
     public const string OperationDurationName = "messaging.client.operation.duration";
     public const string ProcessDurationName = "messaging.process.duration";
 
@@ -81,6 +82,16 @@ internal static class NsqTelemetry
     /// <summary>Backoff waits a Reader started (a handler failure paused every connection).</summary>
     public static readonly Counter<long> Backoffs = Meter.CreateCounter<long>(
         BackoffsName, "{backoff}", "Times a Reader started backing off after a handler failure.");
+
+    /// <summary>What the in-flight instrument reads: one entry per running Reader, keyed by a registration object.</summary>
+    private static readonly System.Collections.Concurrent.ConcurrentDictionary<InFlightSource, byte> InFlightSources = new();
+
+    /// <summary>
+    /// Messages delivered to each running Reader and not yet answered or expired, read from its connections'
+    /// in-flight ledgers when observed (nothing is counted per message for it).
+    /// </summary>
+    public static readonly ObservableUpDownCounter<long> InFlightMessages = Meter.CreateObservableUpDownCounter(
+        InFlightMessagesName, ObserveInFlight, "{message}", "Messages delivered to a Reader and not yet finished, requeued or expired.");
 
     /// <summary>Duration of publish operations (from the call to nsqd's acknowledgement), in seconds.</summary>
     public static readonly Histogram<double> OperationDuration = Meter.CreateHistogram(
@@ -368,6 +379,40 @@ internal static class NsqTelemetry
         OperationCanceledException => "canceled",
         _ => error.GetType().FullName ?? error.GetType().Name,
     };
+
+    /// <summary>Makes a Reader's in-flight count observable until the returned registration is disposed.</summary>
+    /// <param name="topic">The Reader's topic.</param>
+    /// <param name="channel">The Reader's channel.</param>
+    /// <param name="count">Reads the Reader's in-flight ledgers.</param>
+    public static IDisposable TrackInFlight(string topic, string channel, Func<int> count)
+    {
+        var source = new InFlightSource(
+            [
+                new(SystemTag, SystemValue),
+                new(DestinationTag, topic),
+                new(ConsumerGroupTag, channel),
+            ],
+            count);
+        InFlightSources.TryAdd(source, 0);
+        return source;
+    }
+
+    private static IEnumerable<Measurement<long>> ObserveInFlight()
+    {
+        foreach (var source in InFlightSources.Keys)
+        {
+            yield return new Measurement<long>(source.Count(), source.Tags);
+        }
+    }
+
+    private sealed class InFlightSource(KeyValuePair<string, object?>[] tags, Func<int> count) : IDisposable
+    {
+        public KeyValuePair<string, object?>[] Tags { get; } = tags;
+
+        public Func<int> Count { get; } = count;
+
+        public void Dispose() => InFlightSources.TryRemove(this, out _);
+    }
 
     private static TagList ConsumerTags(string topic, string channel, string operationName, string operationType) => new()
     {

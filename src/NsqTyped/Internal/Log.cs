@@ -44,6 +44,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 1011, Level = LogLevel.Warning, Message = "A message from nsqd {Address} arrived with no MessageReceived handler; it stays in flight until its timeout")]
     public static partial void MessageWithoutHandler(ILogger logger, string address);
 
+    [LoggerMessage(EventId = 1012, Level = LogLevel.Warning, Message = "nsqd {Address} delivered message {MessageId} with a {Size}-byte body, above MaxReadMessageSize ({Limit} bytes); it is read past without being buffered and given up")]
+    public static partial void MessageTooLarge(ILogger logger, string address, string messageId, int size, int limit);
+
     [LoggerMessage(EventId = 1100, Level = LogLevel.Debug, Message = "Producer connecting to nsqd {Address}")]
     public static partial void ProducerConnecting(ILogger logger, string address);
 

@@ -49,3 +49,27 @@ public sealed class NsqDeserializationException : NsqPermanentFailureException
     {
     }
 }
+
+/// <summary>
+/// A delivered message's body was larger than <see cref="NsqdConnectionOptions.MaxReadMessageSize"/>: the connection
+/// read past it without buffering it, so no handler can ever see it. A Reader gives it up at once and finishes it; it
+/// is not dead-lettered, because its body was never held. Raise the limit to receive such messages.
+/// </summary>
+public sealed class NsqMessageTooLargeException : NsqPermanentFailureException
+{
+    /// <summary>Creates the exception.</summary>
+    /// <param name="bodySize">The size of the body nsqd delivered, in bytes.</param>
+    /// <param name="limit">The read limit it exceeded (<see cref="NsqdConnectionOptions.MaxReadMessageSize"/>).</param>
+    public NsqMessageTooLargeException(int bodySize, int limit)
+        : base($"The message body is too large: {bodySize} bytes, above the read limit of {limit} bytes (NsqdConnectionOptions.MaxReadMessageSize). It was read past without being buffered.")
+    {
+        BodySize = bodySize;
+        Limit = limit;
+    }
+
+    /// <summary>The size of the body nsqd delivered, in bytes.</summary>
+    public int BodySize { get; }
+
+    /// <summary>The read limit it exceeded.</summary>
+    public int Limit { get; }
+}

@@ -124,8 +124,12 @@ public sealed partial class NsqReader
             case CommandKind.MessageCompleted:
                 if (command.Outcome == RdyOutcome.Failure)
                 {
-                    // The responder paused the connection with the REQ; from here the controller decides again.
+                    // The responder paused every connection with the REQ; from here the controller decides again.
                     command.Session!.Connection.ReleaseReadyHold();
+                    foreach (var session in Volatile.Read(ref _open))
+                    {
+                        session.Connection.ReleaseReadyHold();
+                    }
                 }
 
                 _rdy.OnMessageCompleted(command.Session!, command.Outcome);
@@ -219,9 +223,9 @@ public sealed partial class NsqReader
         }
         catch (Exception ex)
         {
-            // An AUTH refusal is an error frame of the handshake, which the connection does not raise as an event
-            // (SUB's errors it does): the application hears of it like any other (not on the actor).
-            if (!handshaken && ex is NsqServerException refusal && ConnectRefusal.IsPermanent(refusal) && !IsClosing)
+            // A permanent refusal of the handshake (an AUTH error frame, which the connection does not raise as an event
+            // while SUB's errors it does, or a TLS refusal): the application hears of it like any other (not on the actor).
+            if (!handshaken && ex is NsqException refusal && ConnectRefusal.IsPermanent(refusal) && !IsClosing)
             {
                 Raise(Error, new NsqErrorEventArgs(refusal));
             }
@@ -426,6 +430,21 @@ public sealed partial class NsqReader
     /// After every FIN/REQ, from any thread. The RDY controller only needs failures, and any outcome
     /// while it backs off, tests, or holds a grant back; in full flow nothing is posted per message.
     /// </summary>
+    /// <summary>
+    /// On a responder: RDY 0 on every subscribed connection but <paramref name="failed"/> (which pauses with its REQ),
+    /// held until the actor has processed the failure (<see cref="CommandKind.MessageCompleted"/> releases it).
+    /// </summary>
+    internal void PauseOtherConnections(ReaderConnection failed)
+    {
+        foreach (var session in Volatile.Read(ref _open))
+        {
+            if (!ReferenceEquals(session, failed))
+            {
+                session.Connection.PauseReady();
+            }
+        }
+    }
+
     internal void OnResponded(ReaderConnection session, RdyOutcome outcome)
     {
         if (outcome == RdyOutcome.Failure || _reportOutcomes)

@@ -134,9 +134,19 @@ public sealed partial class NsqReader
         }
     }
 
-    /// <summary>Gives up a message beyond max_tries without calling the handler.</summary>
+    /// <summary>Gives up a message beyond max_tries, or one whose body was above the read limit, without calling the handler.</summary>
     private async ValueTask<bool> TryGiveUpAsync(NsqMessage message)
     {
+        if (message.TooLargeBodySize > 0)
+        {
+            // Its body was read past, never held: poison on any attempt, and nothing to dead-letter.
+            var tooLarge = new NsqMessageTooLargeException(message.TooLargeBodySize, _options.Connection.MaxReadMessageSize);
+            ReaderLog.Poison(_logger, _name, message.Id.ToString(), message.Attempts, tooLarge);
+            NsqTelemetry.Poison(_options.Topic, _options.Channel, tooLarge);
+            await GiveUpAsync(message, tooLarge).ConfigureAwait(false);
+            return true;
+        }
+
         if (_options.MaxTries == 0 || message.Attempts <= _options.MaxTries)
         {
             return false;
@@ -173,7 +183,7 @@ public sealed partial class NsqReader
             return;
         }
 
-        if (_options.DeadLetterTopic is { } topic)
+        if (_options.DeadLetterTopic is { } topic && message.TooLargeBodySize == 0)
         {
             try
             {

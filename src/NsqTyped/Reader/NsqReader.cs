@@ -81,6 +81,7 @@ public sealed partial class NsqReader : INsqPublisher, IAsyncDisposable
     private int _publishIndex;
     private long _sessionSequence;
     private ReaderConnection[] _open = [];
+    private IDisposable? _inFlightTracking;
     private ITimer? _tick;
     private DateTimeOffset? _tickDue;
     private Task _actor = Task.CompletedTask;
@@ -222,6 +223,21 @@ public sealed partial class NsqReader : INsqPublisher, IAsyncDisposable
         }
     }
 
+    /// <summary>Messages delivered on the subscribed connections and not yet answered or expired (their in-flight ledgers).</summary>
+    internal int InFlightCount
+    {
+        get
+        {
+            var count = 0;
+            foreach (var session in Volatile.Read(ref _open))
+            {
+                count += session.Connection.InFlightCount;
+            }
+
+            return count;
+        }
+    }
+
     /// <summary>The subscribed connections right now (gnsq <c>connections</c>), as read-only views: the Reader alone sends their RDY and SUB.</summary>
     public IReadOnlyList<NsqReaderConnection> Connections => [.. Volatile.Read(ref _open).Select(s => s.View)];
 
@@ -243,7 +259,12 @@ public sealed partial class NsqReader : INsqPublisher, IAsyncDisposable
     /// <summary>A response frame arrived on a connection (gnsq <c>on_response</c>: the response), e.g. <c>OK</c> or <c>CLOSE_WAIT</c>.</summary>
     public event EventHandler<NsqResponseEventArgs>? Response;
 
-    /// <summary>An error frame arrived on a connection (gnsq <c>on_error</c>: the error).</summary>
+    /// <summary>
+    /// An error frame arrived on a connection (gnsq <c>on_error</c>: the error), or a connection was refused for good:
+    /// <c>E_AUTH_FAILED</c>/<c>E_UNAUTHORIZED</c> (<see cref="NsqErrorEventArgs.Error"/>) or a TLS refusal
+    /// (<see cref="NsqErrorEventArgs.Exception"/> is the <see cref="NsqHandshakeRefusedException"/>). The Reader keeps
+    /// retrying with backoff either way.
+    /// </summary>
     public event EventHandler<NsqErrorEventArgs>? Error;
 
     /// <summary>A message was finished (gnsq <c>on_finish</c>: the message id).</summary>
@@ -301,6 +322,7 @@ public sealed partial class NsqReader : INsqPublisher, IAsyncDisposable
         ReaderLog.Starting(_logger, _name, _direct.Length, _lookupds.Length, _options.MaxInFlight);
         ReaderOptionsWarnings.Log(_logger, _name, _options);
         _tick = _time.CreateTimer(static state => ((NsqReader)state!).Post(new ReaderCommand(CommandKind.Tick)), this, Timeout.InfiniteTimeSpan, Timeout.InfiniteTimeSpan);
+        _inFlightTracking = NsqTelemetry.TrackInFlight(_options.Topic, _options.Channel, () => InFlightCount);
         _actor = Task.Run(RunActorAsync, CancellationToken.None);
         Post(new ReaderCommand(CommandKind.Start));
         if (_lookupds.Length > 0)
@@ -482,6 +504,7 @@ public sealed partial class NsqReader : INsqPublisher, IAsyncDisposable
     private void FinishClose()
     {
         Volatile.Write(ref _state, StateClosed);
+        _inFlightTracking?.Dispose();
         _tick?.Dispose();
         foreach (var lookupd in _lookupds)
         {

@@ -87,9 +87,17 @@ internal sealed class ReaderConnection : INsqMessageSink, INsqMessageResponder
 
     public ValueTask RequeueAsync(NsqMessage message, TimeSpan delay, bool backoff, CancellationToken cancellationToken)
     {
-        // A failure that backs off closes this connection's window in the same write as the REQ.
+        // A failure that backs off closes every window before the REQ goes out: the other connections' RDY 0 straight
+        // from here (go-nsq writes them before the REQ too), this connection's in the same write as the REQ. The
+        // actor, which decides RDY from then on, hears of the failure only after nsqd could have refilled them.
         var outcome = backoff ? RdyOutcome.Failure : RdyOutcome.Neutral;
-        var sent = Connection.RequeueAsync(message.Id, delay, backoff, pause: backoff && _reader.BacksOff, cancellationToken);
+        var pause = backoff && _reader.BacksOff;
+        if (pause)
+        {
+            _reader.PauseOtherConnections(this);
+        }
+
+        var sent = Connection.RequeueAsync(message.Id, delay, backoff, pause, cancellationToken);
         if (!sent.IsCompletedSuccessfully)
         {
             return Completed(sent, outcome);

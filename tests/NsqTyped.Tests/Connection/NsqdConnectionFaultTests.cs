@@ -87,11 +87,12 @@ public sealed class NsqdConnectionFaultTests(NsqTestServers servers)
     public async Task Oversized_frame_is_rejected_before_its_body_arrives()
     {
         await using var proxy = FaultProxy.Start(servers.NsqdTcpAddress);
-        var options = NsqdConnectionOptions.Default with { MaxMessageSize = 1000 };
+        var options = NsqdConnectionOptions.Default with { MaxReadMessageSize = 1000 };
         await using var connection = await NsqdConnection.ConnectAsync(proxy.Address, options, Ct);
 
-        // Announces 16 MiB and sends only the header: the client must not wait for the rest.
-        await proxy.InjectToClientsAsync([1, 0, 0, 0, 0, 0, 0, 2]);
+        // A response frame announcing 16 MiB, only its header sent: the client must not wait for the rest.
+        // (A message frame above the limit is read past and given up instead: NsqReaderTooLargeMessageTests.)
+        await proxy.InjectToClientsAsync([1, 0, 0, 0, 0, 0, 0, 0]);
         await connection.Completion.WaitAsync(TimeSpan.FromSeconds(5), Ct);
 
         Assert.IsType<NsqProtocolException>(connection.CloseReason);

@@ -194,6 +194,8 @@ public sealed class NsqdConnectionTests(NsqTestServers servers)
         await consumer.Connection.FinishAsync(Protocol.NsqMessageId.Parse("0000000000000000"), Ct);
         var e = await error.Task.WaitAsync(TimeSpan.FromSeconds(5), Ct);
 
+        Assert.NotNull(e.Error);
+        Assert.Same(e.Error, e.Exception);
         Assert.Equal(NsqErrorCode.FinFailed, e.Error.Code);
         Assert.False(e.Error.IsFatal);
         await consumer.Connection.NopAsync(Ct);

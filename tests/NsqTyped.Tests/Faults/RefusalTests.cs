@@ -144,12 +144,39 @@ public sealed class RefusalTests(NsqTestServers servers)
                 Connection = NsqdConnectionOptions.Default with { AuthSecret = "wrong" },
             },
             (_, _) => ValueTask.CompletedTask);
-        reader.Error += (_, e) => errors.TrySetResult(e.Error);
+        reader.Error += (_, e) => errors.TrySetResult(Assert.IsType<NsqServerException>(e.Exception));
         await reader.StartAsync(Ct);
 
         var error = await errors.Task.WaitAsync(TestLimit, Ct);
 
         Assert.Equal(NsqErrorCode.AuthFailed, error.Code);
+        Assert.Empty(reader.Connections);
+    }
+
+    [Fact]
+    public async Task A_reader_raises_a_tls_refusal_as_an_error_event()
+    {
+        servers.SkipIfExternal("starts an nsqd with a test certificate");
+        await using var nsqd = await EmbeddedNsqd.StartAsync(new EmbeddedNsqdOptions { TlsCertificate = TestCertificates.Server }, Ct);
+        var errors = new TaskCompletionSource<NsqErrorEventArgs>(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var reader = new NsqReader(
+            new NsqReaderOptions
+            {
+                Topic = "t",
+                Channel = "c",
+                NsqdTcpAddresses = [nsqd.TcpAddress],
+                Connection = NsqdConnectionOptions.Default with { Tls = new NsqTlsOptions { TargetHost = "localhost" } },
+            },
+            (_, _) => ValueTask.CompletedTask);
+        reader.Error += (_, e) => errors.TrySetResult(e);
+        await reader.StartAsync(Ct);
+
+        var error = await errors.Task.WaitAsync(TestLimit, Ct);
+
+        // Not an error frame: the refusal itself, naming its cause.
+        Assert.Null(error.Error);
+        var refusal = Assert.IsType<NsqHandshakeRefusedException>(error.Exception);
+        Assert.Contains("unknown CA", refusal.Message, StringComparison.Ordinal);
         Assert.Empty(reader.Connections);
     }
 
@@ -171,7 +198,7 @@ public sealed class RefusalTests(NsqTestServers servers)
                 Connection = NsqdConnectionOptions.Default with { AuthSecret = "right" },
             },
             (_, _) => ValueTask.CompletedTask);
-        reader.Error += (_, e) => errors.Enqueue(e.Error);
+        reader.Error += (_, e) => errors.Enqueue(Assert.IsType<NsqServerException>(e.Exception));
         await reader.StartAsync(Ct);
         await NsqTestServers.WaitUntilAsync(() => errors.Count >= 3, TestLimit, "refused SUBs raised");
         await reader.DisposeAsync();

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using NsqTyped.Reader;
 using NsqTyped.Testing;
 using NsqTyped.Tests.Support;
 using static NsqTyped.Tests.Reader.ReaderTestKit;
@@ -232,6 +233,67 @@ public sealed class NsqReaderClusterTests(NsqTestServers servers)
             "every message drained after the churn");
         Assert.Empty(recorder.Violations);
         Assert.True(recorder.Commands > 10, $"only {recorder.Commands} RDY commands observed");
+    }
+
+    [Fact]
+    public async Task After_the_first_failure_every_other_connection_gets_rdy_0_before_anything_more_is_delivered()
+    {
+        const int window = 30;
+        await using var cluster = await StartClusterAsync();
+        foreach (var address in cluster.NsqdTcpAddresses)
+        {
+            await PublishAsync(address, _topic, 200);
+        }
+
+        RdyRecorder? recorder = null;
+        string? failedOn = null;
+        var failed = 0;
+        var requeued = 0;
+        var calls = new ConcurrentQueue<(bool AfterPause, bool TestingSeen, int Attempts)>();
+        IReadOnlyDictionary<string, long>? atBackoff = null;
+        await using var reader = new NsqReader(
+            Fast(_topic, _channel) with { NsqdTcpAddresses = cluster.NsqdTcpAddresses, MaxInFlight = window, MaxConcurrency = 3 },
+            (m, _) =>
+            {
+                var testing = recorder!.PhasesSnapshot().Any(p => p.Phase == RdyPhase.Testing);
+                calls.Enqueue((Volatile.Read(ref requeued) == 1, testing, m.Attempts));
+
+                // Fail once, when every connection holds a window: the failure must pause all three.
+                if (recorder.Snapshot() is { Count: 3 } rdy && rdy.Values.All(r => r > 0) && Interlocked.CompareExchange(ref failed, 1, 0) == 0)
+                {
+                    failedOn = ((ReaderConnection)m.Responder).Id;
+                    throw new InvalidOperationException("downstream down");
+                }
+
+                return ValueTask.CompletedTask;
+            });
+        recorder = new RdyRecorder(reader);
+
+        // Raised once the failure's REQ is queued, behind the RDY 0 of every connection.
+        reader.Requeued += (_, _) => Volatile.Write(ref requeued, 1);
+        reader.BackoffHook += (phase, _) =>
+        {
+            if (phase == RdyPhase.BackingOff)
+            {
+                atBackoff ??= recorder.Snapshot();
+            }
+        };
+        await reader.StartAsync(TestContext.Current.CancellationToken);
+
+        await WaitUntilAsync(() => Volatile.Read(ref failed) == 1, "the handler failed once, with a window on every connection");
+        await WaitUntilAsync(() => recorder.PhasesSnapshot().Any(p => p.Phase == RdyPhase.Testing), "the backoff ends in a test");
+
+        // The actor step that started the backoff sent RDY 0 to the other connections (the failed one paused itself with its REQ).
+        Assert.NotNull(atBackoff);
+        Assert.Equal(3, atBackoff.Count);
+        Assert.All(atBackoff.Where(kv => kv.Key != failedOn), kv => Assert.Equal(0, kv.Value));
+
+        // Those RDY 0 went out before the REQ, so nsqd delivered nothing beyond what was in flight then: the failed
+        // message did not come straight back, and at most the rest of the window was handled before the test RDY 1.
+        var afterPause = calls.Where(c => c.AfterPause && !c.TestingSeen).ToList();
+        Assert.All(afterPause, c => Assert.Equal(1, c.Attempts));
+        Assert.InRange(afterPause.Count, 0, window - 1);
+        Assert.Empty(recorder.Violations);
     }
 
     [Fact]

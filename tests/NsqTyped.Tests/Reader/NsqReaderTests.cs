@@ -631,6 +631,7 @@ public sealed class NsqReaderTests(NsqTestServers servers)
 
         await WaitUntilAsync(() => !errors.IsEmpty, "nsqd refuses the second FIN");
         var error = Assert.Single(errors).Error;
+        Assert.NotNull(error);
         Assert.Equal("E_FIN_FAILED", error.CodeText);
         Assert.False(error.IsFatal);
         await WaitUntilAsync(async () => await StatsAsync() is { Depth: 0, InFlightCount: 0 }, "the message is finished");
