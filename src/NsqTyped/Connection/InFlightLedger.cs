@@ -118,6 +118,32 @@ internal sealed class InFlightLedger
         }
     }
 
+    /// <summary>
+    /// Messages nsqd certainly still holds in flight: delivered or touched less than <c>msg_timeout</c> minus
+    /// <paramref name="grace"/> ago. nsqd starts a message's timeout when it sends it, the ledger when the
+    /// message arrives, so a slot nsqd has already freed at its own timeout can still be listed here for
+    /// up to the one-way latency; the RDY ceiling check counts with this margin so that it never mistakes
+    /// such a refill for a protocol violation.
+    /// </summary>
+    public int CountCertainlyHeld(TimeSpan grace)
+    {
+        lock (_gate)
+        {
+            var now = _clock();
+            var limit = Math.Max(0, _timeoutMs - (long)grace.TotalMilliseconds);
+            var held = 0;
+            foreach (var at in _entries.Values)
+            {
+                if (now - at < limit)
+                {
+                    held++;
+                }
+            }
+
+            return held;
+        }
+    }
+
     /// <summary>The connection closed: nothing can be answered on it any more.</summary>
     public void Clear()
     {

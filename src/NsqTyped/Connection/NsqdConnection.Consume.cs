@@ -151,13 +151,21 @@ public sealed partial class NsqdConnection
         }
     }
 
+    /// <summary>
+    /// The margin the RDY ceiling check allows entries near their <c>msg_timeout</c>: nsqd may have taken them
+    /// back (and refilled the slot) up to one network latency before the ledger expires them. 2 s, at most
+    /// half the timeout.
+    /// </summary>
+    internal static TimeSpan CeilingGrace(TimeSpan msgTimeout) =>
+        TimeSpan.FromMilliseconds(Math.Min(2_000, msgTimeout.TotalMilliseconds / 2));
+
     /// <summary>Enters a delivered message in the ledger.</summary>
     /// <exception cref="NsqProtocolException">nsqd pushed more messages than any RDY count this connection sent.</exception>
     private void TrackInFlight(NsqMessageId id)
     {
         var inFlight = _ledger.Add(id);
         var ceiling = Volatile.Read(ref _rdyCeiling);
-        if (inFlight > ceiling)
+        if (inFlight > ceiling && _ledger.CountCertainlyHeld(CeilingGrace(_ledger.Timeout)) > ceiling)
         {
             throw new NsqProtocolException(
                 $"nsqd {Address} has {inFlight} messages in flight on this connection, more than the highest RDY count ever sent on it ({ceiling}): a protocol violation.");

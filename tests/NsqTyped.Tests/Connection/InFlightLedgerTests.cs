@@ -96,6 +96,33 @@ public sealed class InFlightLedgerTests
     }
 
     [Fact]
+    public void Entries_within_the_grace_of_their_timeout_are_not_certainly_held_so_a_refill_nsqd_made_at_its_timeout_is_no_violation()
+    {
+        var ledger = NewLedger(TimeSpan.FromSeconds(60));
+        var grace = TimeSpan.FromSeconds(2);
+        ledger.Add(Id(1));
+        _now += 57_000;
+        ledger.Add(Id(2));
+        Assert.Equal(2, ledger.CountCertainlyHeld(grace));
+
+        // 58.5 s after id 1 arrived nsqd (whose clock started when it sent it) may have taken it back and
+        // sent id 3 into the freed slot; the ledger still lists id 1 until 60 s.
+        _now += 1_500;
+        Assert.Equal(3, ledger.Add(Id(3)));
+        Assert.Equal(2, ledger.CountCertainlyHeld(grace));
+
+        // A TOUCH restarts the clock: id 1 is certainly held again.
+        ledger.Touch(Id(1));
+        Assert.Equal(3, ledger.CountCertainlyHeld(grace));
+    }
+
+    [Theory]
+    [InlineData(60_000, 2_000)]
+    [InlineData(1_000, 500)]
+    public void The_ceiling_grace_is_two_seconds_at_most_half_the_timeout(int timeoutMs, int graceMs) =>
+        Assert.Equal(TimeSpan.FromMilliseconds(graceMs), NsqdConnection.CeilingGrace(TimeSpan.FromMilliseconds(timeoutMs)));
+
+    [Fact]
     public async Task Messages_beyond_every_rdy_sent_are_a_protocol_violation_that_closes_the_connection()
     {
         await using var server = new ScriptedServer();
