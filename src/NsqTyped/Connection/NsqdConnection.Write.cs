@@ -74,7 +74,7 @@ public sealed partial class NsqdConnection
         ThrowIfInvalidBody(body.Length, nameof(body));
         if (cancellationToken.IsCancellationRequested)
         {
-            owner?.Completed(body.Length);
+            owner?.Completed(1, body.Length);
             return ValueTask.FromCanceled(cancellationToken);
         }
 
@@ -84,7 +84,7 @@ public sealed partial class NsqdConnection
         {
             if (!CanSend)
             {
-                owner?.Completed(body.Length);
+                owner?.Completed(1, body.Length);
                 return NotSent("PUB");
             }
 
@@ -264,20 +264,73 @@ public sealed partial class NsqdConnection
         }
     }
 
-    /// <summary>Completes a command's operation and every operation coalesced with it, and lets the FIFO go of them.</summary>
+    /// <summary>
+    /// Completes a command's operation and every operation coalesced with it, and lets the FIFO go of them.
+    /// A batch's room among its producer's outstanding publishes is given back in one call before any caller
+    /// is told, so a caller that publishes again on completion finds the room.
+    /// </summary>
     private static void CompleteCommand(PendingOperation first, Exception? error)
     {
+        if (first.NextInBatch is null)
+        {
+            if (error is null)
+            {
+                first.TrySetResult();
+            }
+            else
+            {
+                first.TrySetException(error);
+            }
+
+            first.ReleaseFromQueue();
+            return;
+        }
+
+        // Claim every operation the response still completes, and give back their room per owner in one call.
+        IPublishOwner? owner = null;
+        var count = 0;
+        long bytes = 0;
+        for (var op = first; op is not null; op = op.NextInBatch)
+        {
+            if (!op.TryClaim())
+            {
+                op.Claimed = false;
+                continue;
+            }
+
+            op.Claimed = true;
+            if (op.Owner is not { } opOwner)
+            {
+                continue;
+            }
+
+            if (!ReferenceEquals(opOwner, owner))
+            {
+                owner?.Completed(count, bytes);
+                owner = opOwner;
+                count = 0;
+                bytes = 0;
+            }
+
+            count++;
+            bytes += op.OwnerBytes;
+        }
+
+        owner?.Completed(count, bytes);
         for (var op = first; op is not null;)
         {
             var next = op.NextInBatch;
             op.NextInBatch = null;
-            if (error is null)
+            if (op.Claimed)
             {
-                op.TrySetResult();
-            }
-            else
-            {
-                op.TrySetException(error);
+                if (error is null)
+                {
+                    op.SetClaimedResult();
+                }
+                else
+                {
+                    op.SetClaimedException(error);
+                }
             }
 
             op.ReleaseFromQueue();
