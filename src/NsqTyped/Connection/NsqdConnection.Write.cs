@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -59,19 +60,23 @@ public sealed partial class NsqdConnection
             ? NsqTelemetry.ObservePublishAsync(PublishDeferredAsync(topic, body, delay, Options.ReadTimeout, cancellationToken), topic, 1, "DPUB")
             : PublishDeferredAsync(topic, body, delay, Options.ReadTimeout, cancellationToken);
 
-    internal ValueTask PublishAsync(string topic, ReadOnlyMemory<byte> body, TimeSpan timeout, CancellationToken cancellationToken) =>
-        PublishAsync(topic, body, timeout, coalesce: true, linger: TimeSpan.Zero, cancellationToken);
+    internal ValueTask PublishAsync(string topic, ReadOnlyMemory<byte> body, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        NsqNames.ThrowIfInvalidTopic(topic);
+        ThrowIfInvalidBody(body.Length, nameof(body));
+        return PublishAsync(topic, body, timeout, coalesce: true, linger: TimeSpan.Zero, cancellationToken);
+    }
 
     /// <summary>
     /// PUB, or coalesced: while a command for <paramref name="topic"/> is unacknowledged, the publish waits in
     /// the topic's queue and goes out with the others as one MPUB when that acknowledgement arrives (or at
     /// once when the queue reaches <see cref="NsqdConnectionOptions.MaxBodySize"/>). A lone publish is
     /// written at once as PUB, or, with a positive <paramref name="linger"/>, waits that long for company.
+    /// The caller validated <paramref name="topic"/> and <paramref name="body"/> (the producer does so once, before picking a connection).
     /// </summary>
     internal ValueTask PublishAsync(string topic, ReadOnlyMemory<byte> body, TimeSpan timeout, bool coalesce, TimeSpan linger, CancellationToken cancellationToken, IPublishOwner? owner = null)
     {
-        NsqNames.ThrowIfInvalidTopic(topic);
-        ThrowIfInvalidBody(body.Length, nameof(body));
+        Debug.Assert(NsqNames.IsValidTopicName(topic) && body.Length > 0 && body.Length <= Options.MaxMessageSize, "validated by the caller");
         if (cancellationToken.IsCancellationRequested)
         {
             owner?.Completed(1, body.Length);
