@@ -22,7 +22,6 @@ internal sealed class TimeoutBuckets
     {
         var now = Environment.TickCount64;
         var slot = ((now + (long)timeout.TotalMilliseconds) / SlotMilliseconds) + 1;
-        bool due;
         lock (_lock)
         {
             TimeoutBucket bucket;
@@ -48,24 +47,15 @@ internal sealed class TimeoutBuckets
                 _recent = bucket;
             }
 
-            due = bucket.Fired;
-            if (!due)
+            // A cached bucket has not fired: its slot ends after now + timeout, and a fired bucket leaves the cache.
+            op.Bucket = bucket;
+            op.BucketNext = bucket.Head;
+            if (bucket.Head is { } head)
             {
-                op.Bucket = bucket;
-                op.BucketNext = bucket.Head;
-                if (bucket.Head is { } head)
-                {
-                    head.BucketPrevious = op;
-                }
-
-                bucket.Head = op;
+                head.BucketPrevious = op;
             }
-        }
 
-        if (due)
-        {
-            // A timeout shorter than the slot whose end already passed: it is due now.
-            op.TimeOut();
+            bucket.Head = op;
         }
     }
 
