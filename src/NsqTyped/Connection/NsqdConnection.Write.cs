@@ -1,4 +1,5 @@
 using System.Buffers;
+using System.Diagnostics;
 using System.Net.Sockets;
 using System.Runtime.InteropServices;
 using System.Text;
@@ -59,22 +60,26 @@ public sealed partial class NsqdConnection
             ? NsqTelemetry.ObservePublishAsync(PublishDeferredAsync(topic, body, delay, Options.ReadTimeout, cancellationToken), topic, 1, "DPUB")
             : PublishDeferredAsync(topic, body, delay, Options.ReadTimeout, cancellationToken);
 
-    internal ValueTask PublishAsync(string topic, ReadOnlyMemory<byte> body, TimeSpan timeout, CancellationToken cancellationToken) =>
-        PublishAsync(topic, body, timeout, coalesce: true, linger: TimeSpan.Zero, cancellationToken);
+    internal ValueTask PublishAsync(string topic, ReadOnlyMemory<byte> body, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        NsqNames.ThrowIfInvalidTopic(topic);
+        ThrowIfInvalidBody(body.Length, nameof(body));
+        return PublishAsync(topic, body, timeout, coalesce: true, linger: TimeSpan.Zero, cancellationToken);
+    }
 
     /// <summary>
     /// PUB, or coalesced: while a command for <paramref name="topic"/> is unacknowledged, the publish waits in
     /// the topic's queue and goes out with the others as one MPUB when that acknowledgement arrives (or at
     /// once when the queue reaches <see cref="NsqdConnectionOptions.MaxBodySize"/>). A lone publish is
     /// written at once as PUB, or, with a positive <paramref name="linger"/>, waits that long for company.
+    /// The caller validated <paramref name="topic"/> and <paramref name="body"/> (the producer does so once, before picking a connection).
     /// </summary>
     internal ValueTask PublishAsync(string topic, ReadOnlyMemory<byte> body, TimeSpan timeout, bool coalesce, TimeSpan linger, CancellationToken cancellationToken, IPublishOwner? owner = null)
     {
-        NsqNames.ThrowIfInvalidTopic(topic);
-        ThrowIfInvalidBody(body.Length, nameof(body));
+        Debug.Assert(NsqNames.IsValidTopicName(topic) && body.Length > 0 && body.Length <= Options.MaxMessageSize, "validated by the caller");
         if (cancellationToken.IsCancellationRequested)
         {
-            owner?.Completed(body.Length);
+            owner?.Completed(1, body.Length);
             return ValueTask.FromCanceled(cancellationToken);
         }
 
@@ -84,7 +89,7 @@ public sealed partial class NsqdConnection
         {
             if (!CanSend)
             {
-                owner?.Completed(body.Length);
+                owner?.Completed(1, body.Length);
                 return NotSent("PUB");
             }
 
@@ -264,20 +269,73 @@ public sealed partial class NsqdConnection
         }
     }
 
-    /// <summary>Completes a command's operation and every operation coalesced with it, and lets the FIFO go of them.</summary>
+    /// <summary>
+    /// Completes a command's operation and every operation coalesced with it, and lets the FIFO go of them.
+    /// A batch's room among its producer's outstanding publishes is given back in one call before any caller
+    /// is told, so a caller that publishes again on completion finds the room.
+    /// </summary>
     private static void CompleteCommand(PendingOperation first, Exception? error)
     {
+        if (first.NextInBatch is null)
+        {
+            if (error is null)
+            {
+                first.TrySetResult();
+            }
+            else
+            {
+                first.TrySetException(error);
+            }
+
+            first.ReleaseFromQueue();
+            return;
+        }
+
+        // Claim every operation the response still completes, and give back their room per owner in one call.
+        IPublishOwner? owner = null;
+        var count = 0;
+        long bytes = 0;
+        for (var op = first; op is not null; op = op.NextInBatch)
+        {
+            if (!op.TryClaim())
+            {
+                op.Claimed = false;
+                continue;
+            }
+
+            op.Claimed = true;
+            if (op.Owner is not { } opOwner)
+            {
+                continue;
+            }
+
+            if (!ReferenceEquals(opOwner, owner))
+            {
+                owner?.Completed(count, bytes);
+                owner = opOwner;
+                count = 0;
+                bytes = 0;
+            }
+
+            count++;
+            bytes += op.OwnerBytes;
+        }
+
+        owner?.Completed(count, bytes);
         for (var op = first; op is not null;)
         {
             var next = op.NextInBatch;
             op.NextInBatch = null;
-            if (error is null)
+            if (op.Claimed)
             {
-                op.TrySetResult();
-            }
-            else
-            {
-                op.TrySetException(error);
+                if (error is null)
+                {
+                    op.SetClaimedResult();
+                }
+                else
+                {
+                    op.SetClaimedException(error);
+                }
             }
 
             op.ReleaseFromQueue();

@@ -30,13 +30,11 @@ internal sealed class PendingOperation : IValueTaskSource
     private static readonly ConcurrentQueue<PendingOperation> s_pool = new();
     private static int s_pooledCount;
 
-    private static readonly Action<object?> s_onTimeout = static state => ((PendingOperation)state!).OnTimeout();
     private static readonly Action<object?, CancellationToken> s_onCanceled = static (state, token) =>
         ((PendingOperation)state!).TrySetException(new OperationCanceledException("The operation was canceled.", token));
 
     private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
-    private CancellationTokenRegistration _timeoutRegistration;
-    private TimeoutBucket? _timeoutBucket;
+    private TimeoutBuckets? _timeouts;
     private CancellationTokenRegistration _cancelRegistration;
     private TimeSpan _timeout;
     private string? _topic;
@@ -67,6 +65,18 @@ internal sealed class PendingOperation : IValueTaskSource
 
     /// <summary>The caller's <c>publish</c> span, tagged with the batch size when the batch goes out; usually <see langword="null"/>.</summary>
     public Activity? Activity { get; set; }
+
+    /// <summary>The timeout slot the operation is linked into while its timeout runs; only touched under that slot's lock.</summary>
+    public TimeoutBucket? Bucket { get; set; }
+
+    /// <summary>Whether <see cref="TryClaim"/> succeeded for this operation while its batch is being completed.</summary>
+    public bool Claimed { get; set; }
+
+    /// <summary>The neighbours in <see cref="Bucket"/>'s list.</summary>
+    public PendingOperation? BucketNext { get; set; }
+
+    /// <inheritdoc cref="BucketNext"/>
+    public PendingOperation? BucketPrevious { get; set; }
 
     /// <summary>Whether the operation completed (answered, timed out, canceled or failed).</summary>
     public bool IsCompleted => Volatile.Read(ref _completed) != 0;
@@ -111,8 +121,8 @@ internal sealed class PendingOperation : IValueTaskSource
         _timeout = timeout;
         if (timeout != Timeout.InfiniteTimeSpan)
         {
-            _timeoutBucket = timeouts.Enter(timeout);
-            _timeoutRegistration = _timeoutBucket.Token.UnsafeRegister(s_onTimeout, this);
+            _timeouts = timeouts;
+            timeouts.Enter(timeout, this);
         }
 
         if (cancellationToken.CanBeCanceled)
@@ -130,10 +140,23 @@ internal sealed class PendingOperation : IValueTaskSource
             return false;
         }
 
-        Owner?.Completed(OwnerBytes);
+        Owner?.Completed(1, OwnerBytes);
         _core.SetResult(true);
         return true;
     }
+
+    /// <summary>
+    /// The first half of completing a batch's operations together: claims the completion (false when a
+    /// timeout, the token or a failure got there first). The caller gives back the claimed operations' room
+    /// in one call per owner, then calls <see cref="SetClaimedResult"/> or <see cref="SetClaimedException"/>.
+    /// </summary>
+    public bool TryClaim() => Interlocked.Exchange(ref _completed, 1) == 0;
+
+    /// <summary>Completes an operation claimed with <see cref="TryClaim"/>; its owner's room was given back already.</summary>
+    public void SetClaimedResult() => _core.SetResult(true);
+
+    /// <inheritdoc cref="SetClaimedResult"/>
+    public void SetClaimedException(Exception error) => _core.SetException(error);
 
     public bool TrySetException(Exception error)
     {
@@ -142,7 +165,7 @@ internal sealed class PendingOperation : IValueTaskSource
             return false;
         }
 
-        Owner?.Completed(OwnerBytes);
+        Owner?.Completed(1, OwnerBytes);
         _core.SetException(error);
         return true;
     }
@@ -170,8 +193,14 @@ internal sealed class PendingOperation : IValueTaskSource
     void IValueTaskSource.OnCompleted(Action<object?> continuation, object? state, short token, ValueTaskSourceOnCompletedFlags flags) =>
         _core.OnCompleted(continuation, state, token, flags);
 
-    private void OnTimeout()
+    /// <summary>The operation's timeout slot ended (called by <see cref="TimeoutBuckets"/>, under its lock).</summary>
+    public void TimeOut()
     {
+        if (IsCompleted)
+        {
+            return;
+        }
+
         var what = Kind switch
         {
             PendingKind.Publish => $"Publishing to '{_topic}'",
@@ -189,11 +218,9 @@ internal sealed class PendingOperation : IValueTaskSource
         }
 
         // Both owners are done and the slot is completed: callbacks that still fire find it completed.
-        _timeoutRegistration.Dispose();
+        _timeouts?.Leave(this);
+        _timeouts = null;
         _cancelRegistration.Dispose();
-        _timeoutBucket?.Leave();
-        _timeoutBucket = null;
-        _timeoutRegistration = default;
         _cancelRegistration = default;
         _core.Reset();
         _topic = null;
@@ -218,8 +245,8 @@ internal sealed class PendingOperation : IValueTaskSource
 /// </summary>
 internal interface IPublishOwner
 {
-    /// <summary>The publish completed (any outcome): its room among the outstanding publishes is free.</summary>
-    void Completed(int bytes);
+    /// <summary><paramref name="count"/> publishes of <paramref name="bytes"/> completed (any outcome): their room among the outstanding publishes is free.</summary>
+    void Completed(int count, long bytes);
 
     /// <summary>
     /// The publish was never written (its connection closed while it waited in a topic queue): the owner

@@ -1,29 +1,30 @@
 namespace NsqTyped.Internal;
 
 /// <summary>
-/// Timeouts of one connection's pending operations without a timer per operation: operations whose deadlines
-/// fall in the same 10 ms slot share one <see cref="TimeoutBucket"/> whose token fires at the end of that slot.
-/// An operation therefore times out between its timeout and 10 ms later, never earlier, and arming or
-/// disarming one costs a callback registration instead of two timer-queue updates. A bucket is disposed
-/// (its timer and registrations freed) as soon as it takes no more operations and the last one left it.
+/// Timeouts of one connection's pending operations without a timer or a callback registration per operation:
+/// operations whose deadlines fall in the same 10 ms slot are linked into one <see cref="TimeoutBucket"/>,
+/// whose one timer fires at the end of that slot and times out the operations still linked. An operation
+/// therefore times out between its timeout and 10 ms later, never earlier. Arming one is a link under the
+/// lock the bucket lookup takes anyway, disarming one an unlink, and neither allocates. A bucket's timer
+/// is disposed as soon as the bucket takes no more operations and the last one left it.
 /// </summary>
 internal sealed class TimeoutBuckets
 {
     private const long SlotMilliseconds = 10;
 
+    // One lock for the cache and every bucket's list: a bucket's operations, its timer and its cache place change together.
     private readonly object _lock = new();
     private TimeoutBucket? _recent;
     private TimeoutBucket? _older;
 
-    /// <summary>The bucket for a timeout starting now, entered once for the caller; leave it with <see cref="TimeoutBucket.Leave"/>.</summary>
-    public TimeoutBucket Enter(TimeSpan timeout)
+    /// <summary>Links <paramref name="op"/> into the bucket for a timeout starting now; <see cref="Leave"/> unlinks it.</summary>
+    public void Enter(TimeSpan timeout, PendingOperation op)
     {
         var now = Environment.TickCount64;
         var slot = ((now + (long)timeout.TotalMilliseconds) / SlotMilliseconds) + 1;
-        TimeoutBucket? evicted = null;
-        TimeoutBucket bucket;
         lock (_lock)
         {
+            TimeoutBucket bucket;
             if (_recent?.Slot == slot)
             {
                 bucket = _recent;
@@ -34,47 +35,133 @@ internal sealed class TimeoutBuckets
             }
             else
             {
-                bucket = new TimeoutBucket(slot, TimeSpan.FromMilliseconds(Math.Max(1, (slot * SlotMilliseconds) - now)));
-                evicted = _older;
+                bucket = new TimeoutBucket(this, slot, TimeSpan.FromMilliseconds(Math.Max(1, (slot * SlotMilliseconds) - now)));
+                if (_older is { } evicted)
+                {
+                    // Evicted buckets take no more operations.
+                    evicted.Cached = false;
+                    DisposeIfIdle(evicted);
+                }
+
                 _older = _recent;
                 _recent = bucket;
             }
 
-            bucket.Enter();
-        }
+            // A cached bucket has not fired: its slot ends after now + timeout, and a fired bucket leaves the cache.
+            op.Bucket = bucket;
+            op.BucketNext = bucket.Head;
+            if (bucket.Head is { } head)
+            {
+                head.BucketPrevious = op;
+            }
 
-        // Evicted buckets take no more operations: the cache's own reference goes.
-        evicted?.Leave();
-        return bucket;
+            bucket.Head = op;
+        }
+    }
+
+    /// <summary>Unlinks <paramref name="op"/> from its bucket, if it is in one; its timeout no longer fires.</summary>
+    public void Leave(PendingOperation op)
+    {
+        lock (_lock)
+        {
+            if (op.Bucket is not { } bucket)
+            {
+                return;
+            }
+
+            if (op.BucketPrevious is { } previous)
+            {
+                previous.BucketNext = op.BucketNext;
+            }
+            else
+            {
+                bucket.Head = op.BucketNext;
+            }
+
+            if (op.BucketNext is { } next)
+            {
+                next.BucketPrevious = op.BucketPrevious;
+            }
+
+            op.Bucket = null;
+            op.BucketNext = null;
+            op.BucketPrevious = null;
+            DisposeIfIdle(bucket);
+        }
+    }
+
+    /// <summary>The bucket's slot ended: every operation still in it times out.</summary>
+    internal void Fire(TimeoutBucket bucket)
+    {
+        lock (_lock)
+        {
+            bucket.Fired = true;
+            for (var op = bucket.Head; op is not null;)
+            {
+                var next = op.BucketNext;
+                op.Bucket = null;
+                op.BucketNext = null;
+                op.BucketPrevious = null;
+
+                // Completing never runs the caller's code here (continuations run asynchronously), so nothing re-enters the lock.
+                op.TimeOut();
+                op = next;
+            }
+
+            bucket.Head = null;
+            if (_recent == bucket)
+            {
+                _recent = null;
+            }
+
+            if (_older == bucket)
+            {
+                _older = null;
+            }
+
+            bucket.Cached = false;
+            bucket.Timer.Dispose();
+        }
+    }
+
+    private static void DisposeIfIdle(TimeoutBucket bucket)
+    {
+        if (!bucket.Cached && bucket.Head is null && !bucket.Fired)
+        {
+            bucket.Fired = true;
+            bucket.Timer.Dispose();
+        }
     }
 }
 
-/// <summary>One deadline slot: a token that fires at its end, and a count of who still uses it.</summary>
+/// <summary>One deadline slot: the operations due at its end (linked through them), and a timer for it. Only touched under its <see cref="TimeoutBuckets"/>' lock.</summary>
 internal sealed class TimeoutBucket
 {
-    private readonly CancellationTokenSource _source = new();
-
-    // 1 for the cache holding it, plus 1 per operation registered on it.
-    private int _users = 1;
-
-    public TimeoutBucket(long slot, TimeSpan dueIn)
+    private static readonly TimerCallback s_fire = static state =>
     {
+        var bucket = (TimeoutBucket)state!;
+        bucket.Owner.Fire(bucket);
+    };
+
+    public TimeoutBucket(TimeoutBuckets owner, long slot, TimeSpan dueIn)
+    {
+        Owner = owner;
         Slot = slot;
-        _source.CancelAfter(dueIn);
+        Timer = new Timer(s_fire, this, dueIn, Timeout.InfiniteTimeSpan);
     }
+
+    public TimeoutBuckets Owner { get; }
 
     public long Slot { get; }
 
-    public CancellationToken Token => _source.Token;
+    public Timer Timer { get; }
 
-    public void Enter() => Interlocked.Increment(ref _users);
+    /// <summary>The first operation due; the rest follow through <see cref="PendingOperation.BucketNext"/>.</summary>
+    public PendingOperation? Head { get; set; }
 
-    public void Leave()
-    {
-        // A bucket whose timer already fired holds neither timer nor registrations: the GC takes it.
-        if (Interlocked.Decrement(ref _users) == 0 && !_source.IsCancellationRequested)
-        {
-            _source.Dispose();
-        }
-    }
+    /// <summary>Whether the bucket may still take operations (it is one of the two cached).</summary>
+    public bool Cached { get; set; } = true;
+
+    /// <summary>Whether the timer fired or was disposed: the bucket takes no more operations.</summary>
+    public bool Fired { get; set; }
 }

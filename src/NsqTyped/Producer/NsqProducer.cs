@@ -166,7 +166,7 @@ public sealed class NsqProducer : INsqPublisher, IAsyncDisposable, IPublishOwner
         return failed.Exception?.InnerException is NsqNotSentException ? PublishCoreAsync(topic, body, cancellationToken) : new ValueTask(failed);
     }
 
-    void IPublishOwner.Completed(int bytes) => _limit.Exit(1, bytes);
+    void IPublishOwner.Completed(int count, long bytes) => _limit.Exit(count, bytes);
 
     void IPublishOwner.Resubmit(PendingOperation op, string topic, byte[] body, Exception notSent) =>
         _ = Task.Run(() => ResubmitAsync(op, topic, body, notSent), CancellationToken.None);

@@ -141,6 +141,36 @@ public sealed class PublishCoalescingTests
     }
 
     [Fact]
+    public async Task Sent_and_waiting_publishes_time_out_without_an_answer_and_the_waiting_ones_are_not_sent()
+    {
+        await using var server = new ScriptedServer();
+        var options = NsqdConnectionOptions.Default with { ReadTimeout = TimeSpan.FromMilliseconds(300) };
+        var (connection, stream) = await ConnectAsync(server, options);
+        await using var _ = connection;
+        await using var __ = stream;
+
+        var clock = System.Diagnostics.Stopwatch.StartNew();
+        var sent = await FillAsync(connection, stream, "coalesce.timeout");
+        var waiting = Enumerable.Range(0, 50).Select(i => connection.PublishAsync("coalesce.timeout", Encoding.ASCII.GetBytes($"w{i}"), Ct).AsTask()).ToArray();
+
+        foreach (var publish in sent.Concat(waiting))
+        {
+            await Assert.ThrowsAsync<NsqTimeoutException>(() => publish.WaitAsync(TimeSpan.FromSeconds(5), Ct));
+        }
+
+        Assert.True(clock.Elapsed >= TimeSpan.FromMilliseconds(290), $"timed out after {clock.Elapsed.TotalMilliseconds:0} ms, before the 300 ms timeout");
+
+        // The late answers go to the two sent PUBs; the timed-out waiting publishes were left out, so the next goes alone.
+        await AnswerOkAsync(stream, sent.Length);
+        var after = connection.PublishAsync("coalesce.timeout", "after"u8.ToArray(), Ct).AsTask();
+        var next = await WireCommand.ReadAsync(stream);
+        Assert.Equal("PUB coalesce.timeout", next.Line);
+        Assert.Equal(["after"], next.Messages);
+        await AnswerOkAsync(stream, 1);
+        await after.WaitAsync(TimeSpan.FromSeconds(5), Ct);
+    }
+
+    [Fact]
     public async Task Topics_coalesce_separately_and_DPUB_or_MPUB_keeps_the_topic_order()
     {
         await using var server = new ScriptedServer();
