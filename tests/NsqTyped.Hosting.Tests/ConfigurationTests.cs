@@ -123,7 +123,7 @@ public sealed class ConfigurationTests(NsqTestServers servers)
         var options = Bind(config);
 
         Assert.Empty(options.BindingProblems);
-        Assert.Equal(40, expected.Count);
+        Assert.Equal(41, expected.Count);
         foreach (var (section, property, value) in expected)
         {
             object record = section switch { "Connection" => options.Connection, "Producer" => options.Producer, _ => options.Consumer };

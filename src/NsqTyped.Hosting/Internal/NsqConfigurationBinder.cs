@@ -76,6 +76,7 @@ internal static class NsqConfigurationBinder
             ReadTimeout = r.Duration(s, p, nameof(o.ReadTimeout), o.ReadTimeout),
             WriteTimeout = r.Duration(s, p, nameof(o.WriteTimeout), o.WriteTimeout),
             MaxMessageSize = r.Int(s, p, nameof(o.MaxMessageSize), o.MaxMessageSize),
+            MaxReadMessageSize = r.Int(s, p, nameof(o.MaxReadMessageSize), o.MaxReadMessageSize),
             MaxBodySize = r.Int(s, p, nameof(o.MaxBodySize), o.MaxBodySize),
             Tls = BindTls(r, s.GetSection(nameof(o.Tls)), o.Tls),
         };
