@@ -117,6 +117,14 @@ public sealed record NsqdConnectionOptions
     /// <summary>Largest MPUB body (all messages with their size fields). Default 5 MiB (nsqd's default <c>--max-body-size</c>).</summary>
     public int MaxBodySize { get; init; } = 5 * 1024 * 1024;
 
+    /// <summary>
+    /// The server's <c>--max-req-timeout</c>: the longest DPUB or REQ delay it accepts. Default 1 h, nsqd's default;
+    /// set it to your server's value (IDENTIFY does not report it; nsqd's <c>/config/max_req_timeout</c> does).
+    /// A DPUB or REQ delay above it is refused before any I/O with an <see cref="ArgumentOutOfRangeException"/>:
+    /// nsqd would close the connection on such a DPUB (<c>E_INVALID</c>) and silently shorten such a REQ.
+    /// </summary>
+    public TimeSpan MaxReqTimeout { get; init; } = TimeSpan.FromHours(1);
+
     /// <summary>Where the connection logs. Default <see langword="null"/>: no logging.</summary>
     public ILoggerFactory? LoggerFactory { get; init; }
 
@@ -189,9 +197,25 @@ public sealed record NsqdConnectionOptions
             throw new ArgumentOutOfRangeException(nameof(MaxBodySize), MaxBodySize, "The max body size must be positive.");
         }
 
+        ThrowIfNotPositive(MaxReqTimeout, nameof(MaxReqTimeout), allowInfinite: false);
+
         if (Tls is { Enabled: true, TargetHost: { Length: 0 } })
         {
             throw new ArgumentException("The TLS target host must not be empty; leave it null to use the address's host.", nameof(Tls));
+        }
+    }
+
+    /// <summary>Refuses a DPUB or REQ <paramref name="delay"/> that is negative or above <see cref="MaxReqTimeout"/>.</summary>
+    internal void ThrowIfInvalidDelay(TimeSpan delay, string command, string paramName)
+    {
+        if (delay < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(paramName, delay, $"The {command} delay must not be negative.");
+        }
+
+        if (delay > MaxReqTimeout)
+        {
+            throw new ArgumentOutOfRangeException(paramName, delay, $"The {command} delay {delay} is above the server's limit NsqdConnectionOptions.MaxReqTimeout ({MaxReqTimeout}, nsqd's --max-req-timeout). Use a shorter delay, or raise MaxReqTimeout to match a server started with a larger --max-req-timeout.");
         }
     }
 
