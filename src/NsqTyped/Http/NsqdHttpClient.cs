@@ -35,12 +35,13 @@ public sealed class NsqdHttpClient : INsqPublisher, IDisposable
     /// <param name="baseAddress">Absolute http or https address of nsqd's HTTP listener, optionally with a path prefix.</param>
     /// <param name="httpClient">The client to send with (e.g. from <c>IHttpClientFactory</c>); null creates one owned by this instance.</param>
     /// <param name="options">Size limits and timeout; null for <see cref="NsqdHttpClientOptions.Default"/>.</param>
-    /// <exception cref="ArgumentException">The address is not an absolute http(s) address, or an option is out of range.</exception>
+    /// <exception cref="ArgumentException">The address is not an absolute http(s) address, or an option is out of range, or
+    /// <see cref="NsqdHttpClientOptions.Tls"/> is enabled with an http:// address or an injected <paramref name="httpClient"/>.</exception>
     public NsqdHttpClient(Uri baseAddress, HttpClient? httpClient = null, NsqdHttpClientOptions? options = null)
     {
         Options = options ?? NsqdHttpClientOptions.Default;
         Options.Validate(nameof(options));
-        _transport = new NsqHttpTransport(baseAddress, httpClient, Options.RequestTimeout, nameof(baseAddress));
+        _transport = new NsqHttpTransport(baseAddress, httpClient, Options.RequestTimeout, nameof(baseAddress), Options.Tls);
     }
 
     /// <summary>Creates a client from an address such as <c>127.0.0.1:4151</c> (plain HTTP) or <c>https://nsqd:4152/</c>.</summary>

@@ -9,7 +9,7 @@ namespace NsqTyped.Tests.Connection;
 /// which IDENTIFY does not report) are refused before any byte is written: nsqd would close the connection on
 /// such a DPUB and silently shorten such a REQ.
 /// </summary>
-public sealed class DelayLimitTests
+public sealed class DelayLimitTests(NsqTestServers servers)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -47,6 +47,17 @@ public sealed class DelayLimitTests
         var received = new MemoryStream();
         await stream.CopyToAsync(received, Ct).WaitAsync(TimeSpan.FromSeconds(5), Ct);
         Assert.Equal("REQ 0123456789abcdef 3600000\n", Encoding.ASCII.GetString(received.ToArray()));
+    }
+
+    [Fact]
+    public async Task The_server_accepts_a_DPUB_at_exactly_the_default_limit()
+    {
+        // Where the client draws the line is where nsqd (default --max-req-timeout) draws it: the limit itself is valid.
+        await using var connection = await NsqdConnection.ConnectAsync(servers.NsqdTcpAddress, cancellationToken: Ct);
+
+        await connection.PublishDeferredAsync(NsqTestServers.UniqueTopic("delay.limit"), "x"u8.ToArray(), NsqdConnectionOptions.Default.MaxReqTimeout, Ct);
+
+        Assert.Null(connection.CloseReason);
     }
 
     [Fact]
