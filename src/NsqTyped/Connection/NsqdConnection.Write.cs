@@ -347,7 +347,7 @@ public sealed partial class NsqdConnection
     {
         NsqNames.ThrowIfInvalidTopic(topic);
         ThrowIfInvalidBody(body.Length, nameof(body));
-        Options.ThrowIfInvalidDelay(delay, "DPUB", nameof(delay));
+        PublishValidation.ThrowIfInvalidDelay(delay, Options.MaxReqTimeout, MaxReqTimeoutName, "DPUB", nameof(delay));
         if (cancellationToken.IsCancellationRequested)
         {
             return ValueTask.FromCanceled(cancellationToken);
@@ -505,7 +505,7 @@ public sealed partial class NsqdConnection
     /// <exception cref="NsqConnectionException">The connection is not open.</exception>
     public ValueTask RequeueAsync(NsqMessageId messageId, TimeSpan delay, bool backoff = true, CancellationToken cancellationToken = default)
     {
-        Options.ThrowIfInvalidDelay(delay, "REQ", nameof(delay));
+        PublishValidation.ThrowIfInvalidDelay(delay, Options.MaxReqTimeout, MaxReqTimeoutName, "REQ", nameof(delay));
         return RequeueCoreAsync(messageId, delay, backoff, cancellationToken);
     }
 
@@ -626,6 +626,7 @@ public sealed partial class NsqdConnection
     }
 
     private const string MaxMessageSizeName = "NsqdConnectionOptions.MaxMessageSize";
+    private const string MaxReqTimeoutName = "NsqdConnectionOptions.MaxReqTimeout";
 
     private void ThrowIfInvalidBody(int length, string paramName) =>
         PublishValidation.ThrowIfInvalidBody(length, Options.MaxMessageSize, MaxMessageSizeName, paramName);

@@ -205,20 +205,6 @@ public sealed record NsqdConnectionOptions
         }
     }
 
-    /// <summary>Refuses a DPUB or REQ <paramref name="delay"/> that is negative or above <see cref="MaxReqTimeout"/>.</summary>
-    internal void ThrowIfInvalidDelay(TimeSpan delay, string command, string paramName)
-    {
-        if (delay < TimeSpan.Zero)
-        {
-            throw new ArgumentOutOfRangeException(paramName, delay, $"The {command} delay must not be negative.");
-        }
-
-        if (delay > MaxReqTimeout)
-        {
-            throw new ArgumentOutOfRangeException(paramName, delay, $"The {command} delay {delay} is above the server's limit NsqdConnectionOptions.MaxReqTimeout ({MaxReqTimeout}, nsqd's --max-req-timeout). Use a shorter delay, or raise MaxReqTimeout to match a server started with a larger --max-req-timeout.");
-        }
-    }
-
     /// <summary>The IDENTIFY body these options produce (feature negotiation always on).</summary>
     public NsqIdentifyRequest ToIdentifyRequest()
     {

@@ -89,7 +89,7 @@ public sealed class NsqdHttpClient : INsqPublisher, IDisposable
     /// <param name="defer">Delay before delivery (whole milliseconds, at most nsqd's <c>--max-req-timeout</c>), or null to deliver at once.</param>
     /// <param name="cancellationToken">Cancels the request.</param>
     /// <exception cref="ArgumentException">Invalid topic, empty or oversized body.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="defer"/> is negative.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="defer"/> is negative or above <see cref="NsqdHttpClientOptions.MaxReqTimeout"/>.</exception>
     /// <exception cref="NsqHttpException">nsqd refused the message (e.g. 400 <c>INVALID_DEFER</c> beyond the server's maximum).</exception>
     public ValueTask PublishAsync(string topic, ReadOnlyMemory<byte> body, TimeSpan? defer, CancellationToken cancellationToken = default)
     {
@@ -98,7 +98,7 @@ public sealed class NsqdHttpClient : INsqPublisher, IDisposable
         string? deferText = null;
         if (defer is { } delay)
         {
-            ArgumentOutOfRangeException.ThrowIfLessThan(delay, TimeSpan.Zero, nameof(defer));
+            PublishValidation.ThrowIfInvalidDelay(delay, Options.MaxReqTimeout, "NsqdHttpClientOptions.MaxReqTimeout", "deferred publish", nameof(defer));
             deferText = ((long)delay.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
         }
 

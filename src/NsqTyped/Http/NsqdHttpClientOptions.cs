@@ -24,6 +24,12 @@ public sealed record NsqdHttpClientOptions
     public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(60);
 
     /// <summary>
+    /// The server's <c>--max-req-timeout</c> (default 1 h, nsqd's default): a <c>defer</c> above it, or a negative one,
+    /// is an <see cref="ArgumentOutOfRangeException"/> before sending, as for <see cref="NsqdConnectionOptions.MaxReqTimeout"/>.
+    /// </summary>
+    public TimeSpan MaxReqTimeout { get; init; } = TimeSpan.FromHours(1);
+
+    /// <summary>
     /// TLS for an https:// address (nsqd's <c>--https-address</c>), the same settings as a connection's
     /// <see cref="NsqdConnectionOptions.Tls"/>: trusted authorities, client certificate, target host, validation
     /// callback, protocols and revocation. Applied to the <see cref="HttpClient"/> the client creates; with an
@@ -47,6 +53,11 @@ public sealed record NsqdHttpClientOptions
         if (RequestTimeout != Timeout.InfiniteTimeSpan && RequestTimeout <= TimeSpan.Zero)
         {
             throw new ArgumentOutOfRangeException(paramName, RequestTimeout, "RequestTimeout must be positive or Timeout.InfiniteTimeSpan.");
+        }
+
+        if (MaxReqTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(paramName, MaxReqTimeout, "MaxReqTimeout must be positive.");
         }
 
         if (Tls is { Enabled: true, TargetHost: { Length: 0 } })

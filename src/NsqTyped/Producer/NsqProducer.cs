@@ -277,7 +277,7 @@ public sealed class NsqProducer : INsqPublisher, IAsyncDisposable, IPublishOwner
     {
         NsqNames.ThrowIfInvalidTopic(topic);
         ThrowIfInvalidBody(body.Length, nameof(body));
-        _options.Connection.ThrowIfInvalidDelay(delay, "DPUB", nameof(delay));
+        PublishValidation.ThrowIfInvalidDelay(delay, _options.Connection.MaxReqTimeout, "NsqdConnectionOptions.MaxReqTimeout", "DPUB", nameof(delay));
         var started = Stopwatch.GetTimestamp();
         await EnterAsync(1, body.Length, started, cancellationToken).ConfigureAwait(false);
         try
