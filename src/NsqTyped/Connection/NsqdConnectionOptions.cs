@@ -197,7 +197,10 @@ public sealed record NsqdConnectionOptions
             throw new ArgumentOutOfRangeException(nameof(MaxBodySize), MaxBodySize, "The max body size must be positive.");
         }
 
-        ThrowIfNotPositive(MaxReqTimeout, nameof(MaxReqTimeout), allowInfinite: false);
+        if (MaxReqTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxReqTimeout), MaxReqTimeout, "MaxReqTimeout (the server's --max-req-timeout) must be positive.");
+        }
 
         if (Tls is { Enabled: true, TargetHost: { Length: 0 } })
         {
