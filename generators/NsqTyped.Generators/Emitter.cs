@@ -143,8 +143,8 @@ internal static class Emitter
             w.Line("/// <param name=\"publisher\">The producer or connection.</param>");
             w.Line("/// <param name=\"messages\">At least one message.</param>");
             w.Line("/// <param name=\"cancellationToken\">Cancels waiting for the acknowledgement.</param>");
-            w.Line($"public static {Task} Publish{name}BatchAsync(this {KnownTypes.INsqPublisher} publisher, global::System.Collections.Generic.IEnumerable<{type}> messages, {Token} cancellationToken = default) =>");
-            w.Line($"    {KnownTypes.NsqTypedPublishing}.PublishBatchAsync(publisher, {topicConst}, messages, {serializer}, cancellationToken);");
+            w.Line($"public static {Task} Publish{name}ManyAsync(this {KnownTypes.INsqPublisher} publisher, global::System.Collections.Generic.IEnumerable<{type}> messages, {Token} cancellationToken = default) =>");
+            w.Line($"    {KnownTypes.NsqTypedPublishing}.PublishManyAsync(publisher, {topicConst}, messages, {serializer}, cancellationToken);");
             w.Line();
             w.Line($"/// <summary>Publishes <paramref name=\"message\"/> to topic <c>{topicText}</c> for delivery after <paramref name=\"delay\"/> (DPUB).</summary>");
             w.Line("/// <param name=\"publisher\">The producer or connection.</param>");

@@ -56,7 +56,7 @@ try
     await producer.ConnectAsync();
     await producer.PublishLogLineAsync(new LogLine($"{runId} started"));
     await producer.PublishOrderPlacedAsync(new OrderPlaced(runId, 1, 19.99m));
-    await producer.PublishOrderPlacedBatchAsync(Enumerable.Range(2, BatchSize).Select(n => new OrderPlaced(runId, n, n * 10m)));
+    await producer.PublishOrderPlacedManyAsync(Enumerable.Range(2, BatchSize).Select(n => new OrderPlaced(runId, n, n * 10m)));
     await producer.PublishReminderDueDeferredAsync(new ReminderDue(runId, "check the orders", DateTimeOffset.UtcNow), reminderDelay);
     await producer.PublishLogLineAsync(new LogLine($"{runId} finished"));
     Console.WriteLine($"published {expected.Count} messages (1 PUB + 1 MPUB of {BatchSize} orders, 1 DPUB of {reminderDelay.TotalMilliseconds:0} ms, 2 text lines)");

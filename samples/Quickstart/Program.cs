@@ -75,7 +75,7 @@ await using (var producer = new NsqProducer(nsqdAddress))
 {
     await producer.PublishAuditLineAsync(new AuditLine($"{runId} {audit[0]}"));
     await producer.PublishOrderPlacedAsync(orders[0]);
-    await producer.PublishOrderPlacedBatchAsync(orders[1..3]);
+    await producer.PublishOrderPlacedManyAsync(orders[1..3]);
     await producer.PublishOrderPlacedDeferredAsync(orders[3], TimeSpan.FromMilliseconds(500));
     await producer.PublishAuditLineAsync(new AuditLine($"{runId} {audit[1]}"));
     Console.WriteLine($"Published {orders.Length} orders (1 PUB, 1 MPUB of 2, 1 DPUB of 500 ms) and {audit.Length} audit lines; waiting for the handlers:");

@@ -21,7 +21,7 @@ await using (var consumers = await NsqTypedHandlers.StartAllAsync(options))
     // Publish: typed, compile-time checked; JSON through the source-generated context (no reflection).
     await using var producer = new NsqProducer(nsqd);
     await producer.PublishAsync(new OrderCreated("A-1", 42m));                                   // PUB, topic from the type
-    await producer.PublishOrderCreatedBatchAsync([new("A-2", 1m), new("A-3", 2m)]);             // one MPUB
+    await producer.PublishOrderCreatedManyAsync([new("A-2", 1m), new("A-3", 2m)]);             // one MPUB
     await producer.PublishOrderCreatedDeferredAsync(new("A-4", 3m), TimeSpan.FromSeconds(1));   // DPUB
     Console.WriteLine($"published 4 orders to {billing.Options.Topic}; A-4 is deferred by 1 s");
 

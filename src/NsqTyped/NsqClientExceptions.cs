@@ -36,3 +36,22 @@ public class NsqTimeoutException : NsqException
     /// <summary>Creates a timeout exception with its cause.</summary>
     public NsqTimeoutException(string message, Exception? innerException) : base(message, innerException) { }
 }
+
+/// <summary>
+/// A command was refused before any byte of it was written, because its connection was closed or closing
+/// (disposed, or failed). nsqd cannot have seen it, so it is safe to send again on another connection:
+/// <see cref="NsqProducer"/> does that itself and surfaces this exception only when no connection could take
+/// the publish. <see cref="Exception.InnerException"/> is the reason the connection closed, when there is one.
+/// Catch <see cref="NsqConnectionException"/> to handle every connection failure alike.
+/// </summary>
+public sealed class NsqNotSentException : NsqConnectionException
+{
+    /// <summary>Creates a not-sent exception.</summary>
+    /// <param name="message">Names the command and the connection.</param>
+    public NsqNotSentException(string message) : base(message) { }
+
+    /// <summary>Creates a not-sent exception with the reason the connection closed.</summary>
+    /// <param name="message">Names the command and the connection.</param>
+    /// <param name="innerException">Why the connection closed, or null.</param>
+    public NsqNotSentException(string message, Exception? innerException) : base(message, innerException) { }
+}

@@ -65,7 +65,7 @@ public sealed class NsqMessage
     }
 
     /// <summary>Asks nsqd to deliver the message again after <paramref name="delay"/> (REQ).</summary>
-    /// <param name="delay">Delay before redelivery; <see langword="null"/> or zero means at once. nsqd clamps it to its max-req-timeout.</param>
+    /// <param name="delay">Delay before redelivery; <see langword="null"/> or zero means at once. A message delivered by a bare <see cref="NsqdConnection"/> refuses a delay above <see cref="NsqdConnectionOptions.MaxReqTimeout"/>; within an <see cref="NsqReader"/> nsqd clamps it to its max-req-timeout.</param>
     /// <param name="backoff">Whether a Reader should treat this as a failure and back off.</param>
     /// <param name="cancellationToken">Cancels sending the command.</param>
     /// <exception cref="InvalidOperationException">The message was already finished or requeued.</exception>

@@ -16,7 +16,7 @@ public sealed class SnapshotTests
 
     [Fact]
     public Task Types_with_one_simple_name_get_namespace_qualified_identifiers() =>
-        Verify("NameCollisions", Sources.NameCollisions, Sources.JsonContext("Shop.Billing.Order", "Shop.Shipping.Order", "Shop.Shipping.Outer.Message"));
+        Verify("NameCollisions", Sources.NameCollisions, Sources.JsonContext("Shop.Billing.Order", "Shop.Billing.OrderMany", "Shop.Shipping.Order", "Shop.Shipping.Outer.Message"));
 
     [Fact]
     public void A_compilation_without_topics_or_handlers_gets_no_sources()

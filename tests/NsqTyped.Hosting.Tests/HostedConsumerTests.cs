@@ -47,7 +47,7 @@ public sealed class HostedConsumerTests(NsqTestServers servers) : IAsyncLifetime
         var probe = host.Services.GetRequiredService<Probe>();
         var publisher = host.Services.GetRequiredService<INsqPublisher>();
         var all = Enumerable.Range(1, 20).ToArray();
-        await publisher.PublishSlowJobBatchAsync(all.Select(n => new SlowJob(n)), Token);
+        await publisher.PublishSlowJobManyAsync(all.Select(n => new SlowJob(n)), Token);
         await Eventually.TrueAsync(() => probe.JobsStarted.Count == 4, "4 handlers are running");
 
         var stopping = host.StopAsync(CancellationToken.None);

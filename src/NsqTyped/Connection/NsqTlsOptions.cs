@@ -48,4 +48,37 @@ public sealed record NsqTlsOptions
 
     /// <summary>Whether to check the server certificate's revocation status. Default <see langword="false"/>.</summary>
     public bool CheckCertificateRevocation { get; init; }
+
+    /// <summary>
+    /// The SSL options shared by nsqd connections and the HTTP clients: protocols, revocation, the custom trust
+    /// store and the client certificate. The caller sets the validation callback (wrapping
+    /// <see cref="RemoteCertificateValidationCallback"/>) and, for sockets, the target host.
+    /// </summary>
+    internal SslClientAuthenticationOptions CreateSslClientOptions()
+    {
+        var options = new SslClientAuthenticationOptions
+        {
+            EnabledSslProtocols = EnabledSslProtocols,
+            CertificateRevocationCheckMode = CheckCertificateRevocation ? X509RevocationMode.Online : X509RevocationMode.NoCheck,
+        };
+
+        if (TrustedCertificateAuthorities is { Count: > 0 } authorities)
+        {
+            var policy = new X509ChainPolicy
+            {
+                TrustMode = X509ChainTrustMode.CustomRootTrust,
+                RevocationMode = options.CertificateRevocationCheckMode,
+            };
+            policy.CustomTrustStore.AddRange(authorities);
+            options.CertificateChainPolicy = policy;
+        }
+
+        if (ClientCertificate is { } certificate)
+        {
+            options.ClientCertificates = [certificate];
+            options.LocalCertificateSelectionCallback = (_, _, _, _, _) => certificate;
+        }
+
+        return options;
+    }
 }

@@ -54,7 +54,7 @@ public sealed partial class NsqdConnection
     {
         if (!pause)
         {
-            return RequeueAsync(messageId, delay, backoff, cancellationToken);
+            return RequeueCoreAsync(messageId, delay, backoff, cancellationToken);
         }
 
         ArgumentOutOfRangeException.ThrowIfLessThan(delay, TimeSpan.Zero);

@@ -178,41 +178,19 @@ public sealed partial class NsqdConnection
     private SslClientAuthenticationOptions CreateSslOptions(NsqTlsOptions tls, TlsValidation validation)
     {
         var custom = tls.RemoteCertificateValidationCallback;
-        var options = new SslClientAuthenticationOptions
-        {
-            TargetHost = tls.TargetHost ?? _endpoint.Host,
-            EnabledSslProtocols = tls.EnabledSslProtocols,
-            CertificateRevocationCheckMode = tls.CheckCertificateRevocation ? X509RevocationMode.Online : X509RevocationMode.NoCheck,
+        var options = tls.CreateSslClientOptions();
+        options.TargetHost = tls.TargetHost ?? _endpoint.Host;
 
-            // The standard rule (or the application's callback), recording why a certificate was refused.
-            RemoteCertificateValidationCallback = (sender, certificate, chain, errors) =>
-            {
-                validation.Ran = true;
-                validation.Errors = errors;
-                validation.ChainStatus = chain is null ? "" : string.Join(", ", chain.ChainStatus.Select(s => s.Status).Where(s => s != X509ChainStatusFlags.NoError).Distinct());
-                validation.Rejected = !(custom?.Invoke(sender, certificate, chain, errors) ?? errors == SslPolicyErrors.None);
-                validation.ByCallback = custom is not null;
-                return !validation.Rejected;
-            },
+        // The standard rule (or the application's callback), recording why a certificate was refused.
+        options.RemoteCertificateValidationCallback = (sender, certificate, chain, errors) =>
+        {
+            validation.Ran = true;
+            validation.Errors = errors;
+            validation.ChainStatus = chain is null ? "" : string.Join(", ", chain.ChainStatus.Select(s => s.Status).Where(s => s != X509ChainStatusFlags.NoError).Distinct());
+            validation.Rejected = !(custom?.Invoke(sender, certificate, chain, errors) ?? errors == SslPolicyErrors.None);
+            validation.ByCallback = custom is not null;
+            return !validation.Rejected;
         };
-
-        if (tls.TrustedCertificateAuthorities is { Count: > 0 } authorities)
-        {
-            var policy = new X509ChainPolicy
-            {
-                TrustMode = X509ChainTrustMode.CustomRootTrust,
-                RevocationMode = options.CertificateRevocationCheckMode,
-            };
-            policy.CustomTrustStore.AddRange(authorities);
-            options.CertificateChainPolicy = policy;
-        }
-
-        if (tls.ClientCertificate is { } certificate)
-        {
-            options.ClientCertificates = [certificate];
-            options.LocalCertificateSelectionCallback = (_, _, _, _, _) => certificate;
-        }
-
         return options;
     }
 

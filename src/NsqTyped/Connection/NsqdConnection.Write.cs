@@ -54,7 +54,7 @@ public sealed partial class NsqdConnection
 
     /// <inheritdoc />
     /// <exception cref="ArgumentException">The topic is invalid, or the body is empty or too large.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="delay"/> is negative.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="delay"/> is negative or above <see cref="NsqdConnectionOptions.MaxReqTimeout"/>.</exception>
     public ValueTask PublishDeferredAsync(string topic, ReadOnlyMemory<byte> body, TimeSpan delay, CancellationToken cancellationToken = default) =>
         NsqTelemetry.PublishObserved
             ? NsqTelemetry.ObservePublishAsync(PublishDeferredAsync(topic, body, delay, Options.ReadTimeout, cancellationToken), topic, 1, "DPUB")
@@ -405,7 +405,7 @@ public sealed partial class NsqdConnection
     {
         NsqNames.ThrowIfInvalidTopic(topic);
         ThrowIfInvalidBody(body.Length, nameof(body));
-        ArgumentOutOfRangeException.ThrowIfLessThan(delay, TimeSpan.Zero);
+        PublishValidation.ThrowIfInvalidDelay(delay, Options.MaxReqTimeout, MaxReqTimeoutName, "DPUB", nameof(delay));
         if (cancellationToken.IsCancellationRequested)
         {
             return ValueTask.FromCanceled(cancellationToken);
@@ -557,14 +557,21 @@ public sealed partial class NsqdConnection
         return ValueTask.CompletedTask;
     }
 
-    /// <summary>Sends REQ for <paramref name="messageId"/> (gnsq <c>requeue</c>): nsqd redelivers it after <paramref name="delay"/> (clamped by nsqd to its max-req-timeout).</summary>
+    /// <summary>Sends REQ for <paramref name="messageId"/> (gnsq <c>requeue</c>): nsqd redelivers it after <paramref name="delay"/>.</summary>
     /// <param name="messageId">The id of a message delivered on this connection.</param>
     /// <param name="delay">Delay before redelivery; zero for at once.</param>
     /// <param name="backoff">Reported in <see cref="Requeued"/> for readers that back off on failures. Default <see langword="true"/>, as <see cref="NsqMessage.RequeueAsync"/>.</param>
     /// <param name="cancellationToken">Cancels before queuing.</param>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="delay"/> is negative.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="delay"/> is negative or above <see cref="NsqdConnectionOptions.MaxReqTimeout"/>.</exception>
     /// <exception cref="NsqConnectionException">The connection is not open.</exception>
     public ValueTask RequeueAsync(NsqMessageId messageId, TimeSpan delay, bool backoff = true, CancellationToken cancellationToken = default)
+    {
+        PublishValidation.ThrowIfInvalidDelay(delay, Options.MaxReqTimeout, MaxReqTimeoutName, "REQ", nameof(delay));
+        return RequeueCoreAsync(messageId, delay, backoff, cancellationToken);
+    }
+
+    /// <summary>REQ without the <see cref="NsqdConnectionOptions.MaxReqTimeout"/> check: a Reader's delays are checked by its options, and nsqd clamps a handler's own.</summary>
+    private ValueTask RequeueCoreAsync(NsqMessageId messageId, TimeSpan delay, bool backoff, CancellationToken cancellationToken)
     {
         ArgumentOutOfRangeException.ThrowIfLessThan(delay, TimeSpan.Zero);
         if (cancellationToken.IsCancellationRequested)
@@ -683,6 +690,7 @@ public sealed partial class NsqdConnection
     }
 
     private const string MaxMessageSizeName = "NsqdConnectionOptions.MaxMessageSize";
+    private const string MaxReqTimeoutName = "NsqdConnectionOptions.MaxReqTimeout";
 
     private void ThrowIfInvalidBody(int length, string paramName) =>
         PublishValidation.ThrowIfInvalidBody(length, Options.MaxMessageSize, MaxMessageSizeName, paramName);

@@ -129,6 +129,14 @@ public sealed record NsqdConnectionOptions
     /// <summary>Largest MPUB body (all messages with their size fields). Default 5 MiB (nsqd's default <c>--max-body-size</c>).</summary>
     public int MaxBodySize { get; init; } = 5 * 1024 * 1024;
 
+    /// <summary>
+    /// The server's <c>--max-req-timeout</c>: the longest DPUB or REQ delay it accepts. Default 1 h, nsqd's default;
+    /// set it to your server's value (IDENTIFY does not report it; nsqd's <c>/config/max_req_timeout</c> does).
+    /// A DPUB or REQ delay above it is refused before any I/O with an <see cref="ArgumentOutOfRangeException"/>:
+    /// nsqd would close the connection on such a DPUB (<c>E_INVALID</c>) and silently shorten such a REQ.
+    /// </summary>
+    public TimeSpan MaxReqTimeout { get; init; } = TimeSpan.FromHours(1);
+
     /// <summary>Where the connection logs. Default <see langword="null"/>: no logging.</summary>
     public ILoggerFactory? LoggerFactory { get; init; }
 
@@ -204,6 +212,11 @@ public sealed record NsqdConnectionOptions
         if (MaxBodySize < 1)
         {
             throw new ArgumentOutOfRangeException(nameof(MaxBodySize), MaxBodySize, "The max body size must be positive.");
+        }
+
+        if (MaxReqTimeout <= TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(nameof(MaxReqTimeout), MaxReqTimeout, "MaxReqTimeout (the server's --max-req-timeout) must be positive.");
         }
 
         if (Tls is { Enabled: true, TargetHost: { Length: 0 } })

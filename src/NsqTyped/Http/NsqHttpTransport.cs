@@ -21,10 +21,26 @@ internal sealed class NsqHttpTransport : IDisposable
     private readonly HttpClient _http;
     private readonly bool _ownsHttp;
     private readonly TimeSpan _timeout;
+    private readonly string? _hostHeader;
 
-    public NsqHttpTransport(Uri baseAddress, HttpClient? httpClient, TimeSpan timeout, string paramName)
+    /// <param name="baseAddress">The server's http(s) address.</param>
+    /// <param name="httpClient">An injected client, or null to create one owned by this transport.</param>
+    /// <param name="timeout">Time allowed per request.</param>
+    /// <param name="paramName">The base address parameter, for errors.</param>
+    /// <param name="tls">TLS settings for the owned client (an https address and no injected client required), or null.</param>
+    public NsqHttpTransport(Uri baseAddress, HttpClient? httpClient, TimeSpan timeout, string paramName, NsqTlsOptions? tls = null)
     {
         BaseAddress = NormalizeBaseAddress(baseAddress, paramName);
+        if (tls is { Enabled: true } && httpClient is not null)
+        {
+            throw new ArgumentException("TLS options apply to the HttpClient this client creates: configure TLS on the injected HttpClient's handler instead, or pass no HttpClient.", nameof(httpClient));
+        }
+
+        if (tls is { Enabled: true } && BaseAddress.Scheme != Uri.UriSchemeHttps)
+        {
+            throw new ArgumentException($"TLS options need an https:// address (nsqd's --https-address), not '{BaseAddress}'.", paramName);
+        }
+
         if (timeout != Timeout.InfiniteTimeSpan && timeout <= TimeSpan.Zero)
         {
             throw new ArgumentOutOfRangeException("requestTimeout", timeout, "The request timeout must be positive or Timeout.InfiniteTimeSpan.");
@@ -34,7 +50,7 @@ internal sealed class NsqHttpTransport : IDisposable
         _ownsHttp = httpClient is null;
         // Our own client leaves timing to the per-request timeout so both paths report NsqTimeoutException alike,
         // and recycles pooled connections so a long-lived client follows DNS changes of the server's name.
-        _http = httpClient ?? new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) })
+        _http = httpClient ?? new HttpClient(CreateHandler(tls, out _hostHeader))
         {
             Timeout = Timeout.InfiniteTimeSpan,
         };
@@ -48,6 +64,25 @@ internal sealed class NsqHttpTransport : IDisposable
         {
             _http.Dispose();
         }
+    }
+
+    private SocketsHttpHandler CreateHandler(NsqTlsOptions? tls, out string? hostHeader)
+    {
+        hostHeader = null;
+        var handler = new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) };
+        if (tls is { Enabled: true })
+        {
+            handler.SslOptions = tls.CreateSslClientOptions();
+            handler.SslOptions.RemoteCertificateValidationCallback = tls.RemoteCertificateValidationCallback;
+
+            // SocketsHttpHandler takes the TLS name (SNI and the certificate name check) from the Host header.
+            if (tls.TargetHost is { } host)
+            {
+                hostHeader = BaseAddress.IsDefaultPort ? host : $"{host}:{BaseAddress.Port}";
+            }
+        }
+
+        return handler;
     }
 
     /// <summary>Accepts <c>http(s)://host:port[/prefix]</c>, or <c>host:port</c> meaning plain HTTP.</summary>
@@ -99,6 +134,10 @@ internal sealed class NsqHttpTransport : IDisposable
         var description = method.Method + " /" + relativePathAndQuery;
         using var request = new HttpRequestMessage(method, new Uri(BaseAddress, relativePathAndQuery));
         request.Headers.TryAddWithoutValidation("Accept", AcceptVersion1);
+        if (_hostHeader is not null)
+        {
+            request.Headers.Host = _hostHeader;
+        }
         if (content is not null)
         {
             request.Content = content;

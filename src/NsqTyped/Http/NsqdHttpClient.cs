@@ -35,12 +35,13 @@ public sealed class NsqdHttpClient : INsqPublisher, IDisposable
     /// <param name="baseAddress">Absolute http or https address of nsqd's HTTP listener, optionally with a path prefix.</param>
     /// <param name="httpClient">The client to send with (e.g. from <c>IHttpClientFactory</c>); null creates one owned by this instance.</param>
     /// <param name="options">Size limits and timeout; null for <see cref="NsqdHttpClientOptions.Default"/>.</param>
-    /// <exception cref="ArgumentException">The address is not an absolute http(s) address, or an option is out of range.</exception>
+    /// <exception cref="ArgumentException">The address is not an absolute http(s) address, or an option is out of range, or
+    /// <see cref="NsqdHttpClientOptions.Tls"/> is enabled with an http:// address or an injected <paramref name="httpClient"/>.</exception>
     public NsqdHttpClient(Uri baseAddress, HttpClient? httpClient = null, NsqdHttpClientOptions? options = null)
     {
         Options = options ?? NsqdHttpClientOptions.Default;
         Options.Validate(nameof(options));
-        _transport = new NsqHttpTransport(baseAddress, httpClient, Options.RequestTimeout, nameof(baseAddress));
+        _transport = new NsqHttpTransport(baseAddress, httpClient, Options.RequestTimeout, nameof(baseAddress), Options.Tls);
     }
 
     /// <summary>Creates a client from an address such as <c>127.0.0.1:4151</c> (plain HTTP) or <c>https://nsqd:4152/</c>.</summary>
@@ -88,7 +89,7 @@ public sealed class NsqdHttpClient : INsqPublisher, IDisposable
     /// <param name="defer">Delay before delivery (whole milliseconds, at most nsqd's <c>--max-req-timeout</c>), or null to deliver at once.</param>
     /// <param name="cancellationToken">Cancels the request.</param>
     /// <exception cref="ArgumentException">Invalid topic, empty or oversized body.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="defer"/> is negative.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="defer"/> is negative or above <see cref="NsqdHttpClientOptions.MaxReqTimeout"/>.</exception>
     /// <exception cref="NsqHttpException">nsqd refused the message (e.g. 400 <c>INVALID_DEFER</c> beyond the server's maximum).</exception>
     public ValueTask PublishAsync(string topic, ReadOnlyMemory<byte> body, TimeSpan? defer, CancellationToken cancellationToken = default)
     {
@@ -97,7 +98,7 @@ public sealed class NsqdHttpClient : INsqPublisher, IDisposable
         string? deferText = null;
         if (defer is { } delay)
         {
-            ArgumentOutOfRangeException.ThrowIfLessThan(delay, TimeSpan.Zero, nameof(defer));
+            PublishValidation.ThrowIfInvalidDelay(delay, Options.MaxReqTimeout, "NsqdHttpClientOptions.MaxReqTimeout", "deferred publish", nameof(defer));
             deferText = ((long)delay.TotalMilliseconds).ToString(CultureInfo.InvariantCulture);
         }
 

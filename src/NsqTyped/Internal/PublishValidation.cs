@@ -27,6 +27,28 @@ internal static class PublishValidation
     }
 
     /// <summary>
+    /// Throws <see cref="ArgumentOutOfRangeException"/> for a DPUB, REQ or deferred HTTP publish delay that is negative
+    /// or above the server's <c>--max-req-timeout</c> as configured: nsqd closes the connection on such a DPUB.
+    /// </summary>
+    /// <param name="delay">The delay.</param>
+    /// <param name="maxReqTimeout">The limit in force.</param>
+    /// <param name="limitName">The option that sets the limit, named in the message.</param>
+    /// <param name="command">The command, named in the message.</param>
+    /// <param name="paramName">The argument being checked.</param>
+    public static void ThrowIfInvalidDelay(TimeSpan delay, TimeSpan maxReqTimeout, string limitName, string command, string paramName)
+    {
+        if (delay < TimeSpan.Zero)
+        {
+            throw new ArgumentOutOfRangeException(paramName, delay, $"The {command} delay must not be negative.");
+        }
+
+        if (delay > maxReqTimeout)
+        {
+            throw new ArgumentOutOfRangeException(paramName, delay, $"The {command} delay {delay} is above the server's limit {limitName} ({maxReqTimeout}, nsqd's --max-req-timeout). Use a shorter delay, or raise {limitName} to match a server started with a larger --max-req-timeout.");
+        }
+    }
+
+    /// <summary>
     /// Checks a batch: at least one body, each valid. Returns the sum of the body lengths, from which
     /// each caller derives its own encoding's size.
     /// </summary>

@@ -128,7 +128,7 @@ public sealed class NsqProducer : INsqPublisher, IAsyncDisposable, IPublishOwner
 
     /// <inheritdoc />
     /// <exception cref="ArgumentException">The topic is invalid, or the body is empty or too large.</exception>
-    /// <exception cref="ArgumentOutOfRangeException"><paramref name="delay"/> is negative.</exception>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="delay"/> is negative or above <see cref="NsqdConnectionOptions.MaxReqTimeout"/> of <see cref="NsqProducerOptions.Connection"/>.</exception>
     public ValueTask PublishDeferredAsync(string topic, ReadOnlyMemory<byte> body, TimeSpan delay, CancellationToken cancellationToken = default) =>
         NsqTelemetry.PublishObserved
             ? NsqTelemetry.ObservePublishAsync(topic, 1, "DPUB", (Producer: this, Topic: topic, Body: body, Delay: delay, Token: cancellationToken), static s => s.Producer.PublishDeferredCoreAsync(s.Topic, s.Body, s.Delay, s.Token))
@@ -277,7 +277,7 @@ public sealed class NsqProducer : INsqPublisher, IAsyncDisposable, IPublishOwner
     {
         NsqNames.ThrowIfInvalidTopic(topic);
         ThrowIfInvalidBody(body.Length, nameof(body));
-        ArgumentOutOfRangeException.ThrowIfLessThan(delay, TimeSpan.Zero);
+        PublishValidation.ThrowIfInvalidDelay(delay, _options.Connection.MaxReqTimeout, "NsqdConnectionOptions.MaxReqTimeout", "DPUB", nameof(delay));
         var started = Stopwatch.GetTimestamp();
         await EnterAsync(1, body.Length, started, cancellationToken).ConfigureAwait(false);
         try

@@ -3,7 +3,7 @@ namespace NsqTyped;
 /// <summary>
 /// Declares that a record, class or struct is the message of an NSQ topic. The NsqTyped generator
 /// turns it into typed publish methods on <see cref="INsqPublisher"/>
-/// (<c>Publish{Name}Async</c>, <c>Publish{Name}BatchAsync</c>, <c>Publish{Name}DeferredAsync</c>),
+/// (<c>Publish{Name}Async</c>, <c>Publish{Name}ManyAsync</c>, <c>Publish{Name}DeferredAsync</c>),
 /// an entry of the <c>NsqTopics</c> name table, and the serializer that
 /// <see cref="NsqHandlerAttribute">[NsqHandler]</see> dispatchers use.
 /// </summary>

@@ -4,7 +4,7 @@ using System.ComponentModel;
 namespace NsqTyped;
 
 /// <summary>
-/// The runtime behind the generated <c>Publish{Name}Async</c> / <c>BatchAsync</c> / <c>DeferredAsync</c>
+/// The runtime behind the generated <c>Publish{Name}Async</c> / <c>ManyAsync</c> / <c>DeferredAsync</c>
 /// extension methods: serializes into a pooled, ArrayPool-backed buffer, publishes it, and returns the
 /// buffer once the publish completed. Call the generated methods rather than these.
 /// </summary>
@@ -83,7 +83,7 @@ public static class NsqTypedPublishing
     /// <param name="cancellationToken">Cancels waiting for the acknowledgement.</param>
     /// <exception cref="ArgumentNullException">An argument or one of the messages is null.</exception>
     /// <exception cref="ArgumentException"><paramref name="messages"/> is empty.</exception>
-    public static async ValueTask PublishBatchAsync<T>(INsqPublisher publisher, string topic, IEnumerable<T> messages, INsqSerializer<T> serializer, CancellationToken cancellationToken = default)
+    public static async ValueTask PublishManyAsync<T>(INsqPublisher publisher, string topic, IEnumerable<T> messages, INsqSerializer<T> serializer, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(publisher);
         ArgumentNullException.ThrowIfNull(topic);

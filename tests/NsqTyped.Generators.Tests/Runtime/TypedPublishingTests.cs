@@ -2,7 +2,7 @@ using System.Text;
 
 namespace NsqTyped.Generators.Tests.Runtime;
 
-/// <summary>The generated Publish{Name}Async / BatchAsync / DeferredAsync methods hand the right bytes to the publisher.</summary>
+/// <summary>The generated Publish{Name}Async / ManyAsync / DeferredAsync methods hand the right bytes to the publisher.</summary>
 public sealed class TypedPublishingTests
 {
     private readonly RecordingPublisher _publisher = new();
@@ -28,11 +28,11 @@ public sealed class TypedPublishingTests
     }
 
     [Fact]
-    public async Task BatchAsync_sends_one_MPUB_with_one_body_per_message_in_order()
+    public async Task ManyAsync_sends_one_MPUB_with_one_body_per_message_in_order()
     {
         var orders = Enumerable.Range(1, 40).Select(i => new OrderCreated("order-" + i + new string('x', i * 50), i)).ToList();
 
-        await _publisher.PublishOrderCreatedBatchAsync(orders, TestContext.Current.CancellationToken);
+        await _publisher.PublishOrderCreatedManyAsync(orders, TestContext.Current.CancellationToken);
 
         var call = Assert.Single(_publisher.Calls);
         Assert.Equal(("MPUB", "orders.created"), (call.Verb, call.Topic));
@@ -45,9 +45,9 @@ public sealed class TypedPublishingTests
     }
 
     [Fact]
-    public async Task BatchAsync_accepts_a_lazy_sequence()
+    public async Task ManyAsync_accepts_a_lazy_sequence()
     {
-        await _publisher.PublishLogLineBatchAsync(Lines(), TestContext.Current.CancellationToken);
+        await _publisher.PublishLogLineManyAsync(Lines(), TestContext.Current.CancellationToken);
 
         Assert.Equal(["one", "two", "three"], Assert.Single(_publisher.Calls).Bodies.Select(b => Encoding.UTF8.GetString(b)));
 
@@ -60,16 +60,16 @@ public sealed class TypedPublishingTests
     }
 
     [Fact]
-    public async Task BatchAsync_rejects_an_empty_batch_before_any_IO()
+    public async Task ManyAsync_rejects_an_empty_batch_before_any_IO()
     {
-        await Assert.ThrowsAsync<ArgumentException>(async () => await _publisher.PublishOrderCreatedBatchAsync([], TestContext.Current.CancellationToken));
+        await Assert.ThrowsAsync<ArgumentException>(async () => await _publisher.PublishOrderCreatedManyAsync([], TestContext.Current.CancellationToken));
         Assert.Empty(_publisher.Calls);
     }
 
     [Fact]
-    public async Task BatchAsync_rejects_a_null_message_before_any_IO()
+    public async Task ManyAsync_rejects_a_null_message_before_any_IO()
     {
-        await Assert.ThrowsAsync<ArgumentNullException>(async () => await _publisher.PublishOrderCreatedBatchAsync([new OrderCreated("a", 1), null!], TestContext.Current.CancellationToken));
+        await Assert.ThrowsAsync<ArgumentNullException>(async () => await _publisher.PublishOrderCreatedManyAsync([new OrderCreated("a", 1), null!], TestContext.Current.CancellationToken));
         Assert.Empty(_publisher.Calls);
     }
 
@@ -122,7 +122,7 @@ public sealed class TypedPublishingTests
         await Task.WhenAll(Enumerable.Range(0, 32).Select(i => Task.Run(async () =>
         {
             var lines = Enumerable.Range(0, 1 + (i % 5)).Select(j => new LogLine($"{i}:{j}")).ToArray();
-            await publisher.PublishLogLineBatchAsync(lines, TestContext.Current.CancellationToken);
+            await publisher.PublishLogLineManyAsync(lines, TestContext.Current.CancellationToken);
             await publisher.PublishLogLineAsync(new LogLine($"{i}:single"), TestContext.Current.CancellationToken);
         }, TestContext.Current.CancellationToken)));
 

@@ -286,8 +286,8 @@ namespace NsqTyped
         /// <param name="publisher">The producer or connection.</param>
         /// <param name="messages">At least one message.</param>
         /// <param name="cancellationToken">Cancels waiting for the acknowledgement.</param>
-        public static global::System.Threading.Tasks.ValueTask PublishOrderCreatedBatchAsync(this global::NsqTyped.INsqPublisher publisher, global::System.Collections.Generic.IEnumerable<global::Shop.OrderCreated> messages, global::System.Threading.CancellationToken cancellationToken = default) =>
-            global::NsqTyped.NsqTypedPublishing.PublishBatchAsync(publisher, global::NsqTyped.NsqTopics.OrderCreated, messages, global::NsqTyped.NsqTypedSerializers.OrderCreated, cancellationToken);
+        public static global::System.Threading.Tasks.ValueTask PublishOrderCreatedManyAsync(this global::NsqTyped.INsqPublisher publisher, global::System.Collections.Generic.IEnumerable<global::Shop.OrderCreated> messages, global::System.Threading.CancellationToken cancellationToken = default) =>
+            global::NsqTyped.NsqTypedPublishing.PublishManyAsync(publisher, global::NsqTyped.NsqTopics.OrderCreated, messages, global::NsqTyped.NsqTypedSerializers.OrderCreated, cancellationToken);
 
         /// <summary>Publishes <paramref name="message"/> to topic <c>orders.created</c> for delivery after <paramref name="delay"/> (DPUB).</summary>
         /// <param name="publisher">The producer or connection.</param>
@@ -308,8 +308,8 @@ namespace NsqTyped
         /// <param name="publisher">The producer or connection.</param>
         /// <param name="messages">At least one message.</param>
         /// <param name="cancellationToken">Cancels waiting for the acknowledgement.</param>
-        public static global::System.Threading.Tasks.ValueTask PublishOrderShippedBatchAsync(this global::NsqTyped.INsqPublisher publisher, global::System.Collections.Generic.IEnumerable<global::Shop.OrderShippedEvent> messages, global::System.Threading.CancellationToken cancellationToken = default) =>
-            global::NsqTyped.NsqTypedPublishing.PublishBatchAsync(publisher, global::NsqTyped.NsqTopics.OrderShippedEvent, messages, global::NsqTyped.NsqTypedSerializers.OrderShippedEvent, cancellationToken);
+        public static global::System.Threading.Tasks.ValueTask PublishOrderShippedManyAsync(this global::NsqTyped.INsqPublisher publisher, global::System.Collections.Generic.IEnumerable<global::Shop.OrderShippedEvent> messages, global::System.Threading.CancellationToken cancellationToken = default) =>
+            global::NsqTyped.NsqTypedPublishing.PublishManyAsync(publisher, global::NsqTyped.NsqTopics.OrderShippedEvent, messages, global::NsqTyped.NsqTypedSerializers.OrderShippedEvent, cancellationToken);
 
         /// <summary>Publishes <paramref name="message"/> to topic <c>orders.shipped</c> for delivery after <paramref name="delay"/> (DPUB).</summary>
         /// <param name="publisher">The producer or connection.</param>
@@ -330,8 +330,8 @@ namespace NsqTyped
         /// <param name="publisher">The producer or connection.</param>
         /// <param name="messages">At least one message.</param>
         /// <param name="cancellationToken">Cancels waiting for the acknowledgement.</param>
-        public static global::System.Threading.Tasks.ValueTask PublishPointsAwardedBatchAsync(this global::NsqTyped.INsqPublisher publisher, global::System.Collections.Generic.IEnumerable<global::Shop.PointsAwarded> messages, global::System.Threading.CancellationToken cancellationToken = default) =>
-            global::NsqTyped.NsqTypedPublishing.PublishBatchAsync(publisher, global::NsqTyped.NsqTopics.PointsAwarded, messages, global::NsqTyped.NsqTypedSerializers.PointsAwarded, cancellationToken);
+        public static global::System.Threading.Tasks.ValueTask PublishPointsAwardedManyAsync(this global::NsqTyped.INsqPublisher publisher, global::System.Collections.Generic.IEnumerable<global::Shop.PointsAwarded> messages, global::System.Threading.CancellationToken cancellationToken = default) =>
+            global::NsqTyped.NsqTypedPublishing.PublishManyAsync(publisher, global::NsqTyped.NsqTopics.PointsAwarded, messages, global::NsqTyped.NsqTypedSerializers.PointsAwarded, cancellationToken);
 
         /// <summary>Publishes <paramref name="message"/> to topic <c>points#ephemeral</c> for delivery after <paramref name="delay"/> (DPUB).</summary>
         /// <param name="publisher">The producer or connection.</param>

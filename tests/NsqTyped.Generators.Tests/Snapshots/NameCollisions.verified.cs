@@ -11,6 +11,9 @@ namespace NsqTyped
         /// <summary>The topic of <see cref="global::Shop.Billing.Order"/>.</summary>
         public const string Shop_Billing_Order = "billing.order";
 
+        /// <summary>The topic of <see cref="global::Shop.Billing.OrderMany"/>.</summary>
+        public const string OrderMany = "billing.order-many";
+
         /// <summary>The topic of <see cref="global::Shop.Shipping.Outer.Message"/>.</summary>
         public const string Message = "outer.inner";
 
@@ -221,8 +224,8 @@ namespace NsqTyped
         /// <param name="publisher">The producer or connection.</param>
         /// <param name="messages">At least one message.</param>
         /// <param name="cancellationToken">Cancels waiting for the acknowledgement.</param>
-        public static global::System.Threading.Tasks.ValueTask PublishOrderBatchAsync(this global::NsqTyped.INsqPublisher publisher, global::System.Collections.Generic.IEnumerable<global::Shop.Billing.Order> messages, global::System.Threading.CancellationToken cancellationToken = default) =>
-            global::NsqTyped.NsqTypedPublishing.PublishBatchAsync(publisher, global::NsqTyped.NsqTopics.Shop_Billing_Order, messages, global::NsqTyped.NsqTypedSerializers.Shop_Billing_Order, cancellationToken);
+        public static global::System.Threading.Tasks.ValueTask PublishOrderManyAsync(this global::NsqTyped.INsqPublisher publisher, global::System.Collections.Generic.IEnumerable<global::Shop.Billing.Order> messages, global::System.Threading.CancellationToken cancellationToken = default) =>
+            global::NsqTyped.NsqTypedPublishing.PublishManyAsync(publisher, global::NsqTyped.NsqTopics.Shop_Billing_Order, messages, global::NsqTyped.NsqTypedSerializers.Shop_Billing_Order, cancellationToken);
 
         /// <summary>Publishes <paramref name="message"/> to topic <c>billing.order</c> for delivery after <paramref name="delay"/> (DPUB).</summary>
         /// <param name="publisher">The producer or connection.</param>
@@ -231,6 +234,28 @@ namespace NsqTyped
         /// <param name="cancellationToken">Cancels waiting for the acknowledgement.</param>
         public static global::System.Threading.Tasks.ValueTask PublishOrderDeferredAsync(this global::NsqTyped.INsqPublisher publisher, global::Shop.Billing.Order message, global::System.TimeSpan delay, global::System.Threading.CancellationToken cancellationToken = default) =>
             global::NsqTyped.NsqTypedPublishing.PublishDeferredAsync(publisher, global::NsqTyped.NsqTopics.Shop_Billing_Order, message, delay, global::NsqTyped.NsqTypedSerializers.Shop_Billing_Order, cancellationToken);
+
+        /// <summary>Publishes <paramref name="message"/> to topic <c>billing.order-many</c> (PUB).</summary>
+        /// <param name="publisher">The producer or connection.</param>
+        /// <param name="message">The message.</param>
+        /// <param name="cancellationToken">Cancels waiting for the acknowledgement.</param>
+        public static global::System.Threading.Tasks.ValueTask PublishOrderManyAsync(this global::NsqTyped.INsqPublisher publisher, global::Shop.Billing.OrderMany message, global::System.Threading.CancellationToken cancellationToken = default) =>
+            global::NsqTyped.NsqTypedPublishing.PublishAsync(publisher, global::NsqTyped.NsqTopics.OrderMany, message, global::NsqTyped.NsqTypedSerializers.OrderMany, cancellationToken);
+
+        /// <summary>Publishes <paramref name="messages"/> to topic <c>billing.order-many</c> atomically in one round trip (MPUB).</summary>
+        /// <param name="publisher">The producer or connection.</param>
+        /// <param name="messages">At least one message.</param>
+        /// <param name="cancellationToken">Cancels waiting for the acknowledgement.</param>
+        public static global::System.Threading.Tasks.ValueTask PublishOrderManyManyAsync(this global::NsqTyped.INsqPublisher publisher, global::System.Collections.Generic.IEnumerable<global::Shop.Billing.OrderMany> messages, global::System.Threading.CancellationToken cancellationToken = default) =>
+            global::NsqTyped.NsqTypedPublishing.PublishManyAsync(publisher, global::NsqTyped.NsqTopics.OrderMany, messages, global::NsqTyped.NsqTypedSerializers.OrderMany, cancellationToken);
+
+        /// <summary>Publishes <paramref name="message"/> to topic <c>billing.order-many</c> for delivery after <paramref name="delay"/> (DPUB).</summary>
+        /// <param name="publisher">The producer or connection.</param>
+        /// <param name="message">The message.</param>
+        /// <param name="delay">Delay before nsqd delivers the message.</param>
+        /// <param name="cancellationToken">Cancels waiting for the acknowledgement.</param>
+        public static global::System.Threading.Tasks.ValueTask PublishOrderManyDeferredAsync(this global::NsqTyped.INsqPublisher publisher, global::Shop.Billing.OrderMany message, global::System.TimeSpan delay, global::System.Threading.CancellationToken cancellationToken = default) =>
+            global::NsqTyped.NsqTypedPublishing.PublishDeferredAsync(publisher, global::NsqTyped.NsqTopics.OrderMany, message, delay, global::NsqTyped.NsqTypedSerializers.OrderMany, cancellationToken);
 
         /// <summary>Publishes <paramref name="message"/> to topic <c>outer.inner</c> (PUB).</summary>
         /// <param name="publisher">The producer or connection.</param>
@@ -243,8 +268,8 @@ namespace NsqTyped
         /// <param name="publisher">The producer or connection.</param>
         /// <param name="messages">At least one message.</param>
         /// <param name="cancellationToken">Cancels waiting for the acknowledgement.</param>
-        public static global::System.Threading.Tasks.ValueTask PublishMessageBatchAsync(this global::NsqTyped.INsqPublisher publisher, global::System.Collections.Generic.IEnumerable<global::Shop.Shipping.Outer.Message> messages, global::System.Threading.CancellationToken cancellationToken = default) =>
-            global::NsqTyped.NsqTypedPublishing.PublishBatchAsync(publisher, global::NsqTyped.NsqTopics.Message, messages, global::NsqTyped.NsqTypedSerializers.Message, cancellationToken);
+        public static global::System.Threading.Tasks.ValueTask PublishMessageManyAsync(this global::NsqTyped.INsqPublisher publisher, global::System.Collections.Generic.IEnumerable<global::Shop.Shipping.Outer.Message> messages, global::System.Threading.CancellationToken cancellationToken = default) =>
+            global::NsqTyped.NsqTypedPublishing.PublishManyAsync(publisher, global::NsqTyped.NsqTopics.Message, messages, global::NsqTyped.NsqTypedSerializers.Message, cancellationToken);
 
         /// <summary>Publishes <paramref name="message"/> to topic <c>outer.inner</c> for delivery after <paramref name="delay"/> (DPUB).</summary>
         /// <param name="publisher">The producer or connection.</param>
@@ -265,8 +290,8 @@ namespace NsqTyped
         /// <param name="publisher">The producer or connection.</param>
         /// <param name="messages">At least one message.</param>
         /// <param name="cancellationToken">Cancels waiting for the acknowledgement.</param>
-        public static global::System.Threading.Tasks.ValueTask PublishOrderBatchAsync(this global::NsqTyped.INsqPublisher publisher, global::System.Collections.Generic.IEnumerable<global::Shop.Shipping.Order> messages, global::System.Threading.CancellationToken cancellationToken = default) =>
-            global::NsqTyped.NsqTypedPublishing.PublishBatchAsync(publisher, global::NsqTyped.NsqTopics.Shop_Shipping_Order, messages, global::NsqTyped.NsqTypedSerializers.Shop_Shipping_Order, cancellationToken);
+        public static global::System.Threading.Tasks.ValueTask PublishOrderManyAsync(this global::NsqTyped.INsqPublisher publisher, global::System.Collections.Generic.IEnumerable<global::Shop.Shipping.Order> messages, global::System.Threading.CancellationToken cancellationToken = default) =>
+            global::NsqTyped.NsqTypedPublishing.PublishManyAsync(publisher, global::NsqTyped.NsqTopics.Shop_Shipping_Order, messages, global::NsqTyped.NsqTypedSerializers.Shop_Shipping_Order, cancellationToken);
 
         /// <summary>Publishes <paramref name="message"/> to topic <c>shipping.order</c> for delivery after <paramref name="delay"/> (DPUB).</summary>
         /// <param name="publisher">The producer or connection.</param>
@@ -289,6 +314,8 @@ namespace NsqTyped
     {
         private static global::NsqTyped.INsqSerializer<global::Shop.Billing.Order>? s_Shop_Billing_Order;
 
+        private static global::NsqTyped.INsqSerializer<global::Shop.Billing.OrderMany>? s_OrderMany;
+
         private static global::NsqTyped.INsqSerializer<global::Shop.Shipping.Outer.Message>? s_Message;
 
         private static global::NsqTyped.INsqSerializer<global::Shop.Shipping.Order>? s_Shop_Shipping_Order;
@@ -296,6 +323,10 @@ namespace NsqTyped
         /// <summary>The JSON serializer of <see cref="global::Shop.Billing.Order"/>.</summary>
         public static global::NsqTyped.INsqSerializer<global::Shop.Billing.Order> Shop_Billing_Order =>
             s_Shop_Billing_Order ??= global::NsqTyped.NsqJsonSerializer<global::Shop.Billing.Order>.FromContext(global::Shop.AppJsonContext.Default);
+
+        /// <summary>The JSON serializer of <see cref="global::Shop.Billing.OrderMany"/>.</summary>
+        public static global::NsqTyped.INsqSerializer<global::Shop.Billing.OrderMany> OrderMany =>
+            s_OrderMany ??= global::NsqTyped.NsqJsonSerializer<global::Shop.Billing.OrderMany>.FromContext(global::Shop.AppJsonContext.Default);
 
         /// <summary>The JSON serializer of <see cref="global::Shop.Shipping.Outer.Message"/>.</summary>
         public static global::NsqTyped.INsqSerializer<global::Shop.Shipping.Outer.Message> Message =>
@@ -363,6 +394,11 @@ namespace NsqTyped
             if (type == typeof(global::Shop.Billing.Order))
             {
                 return serializer ? global::NsqTyped.NsqTypedSerializers.Shop_Billing_Order : global::NsqTyped.NsqTopics.Shop_Billing_Order;
+            }
+
+            if (type == typeof(global::Shop.Billing.OrderMany))
+            {
+                return serializer ? global::NsqTyped.NsqTypedSerializers.OrderMany : global::NsqTyped.NsqTopics.OrderMany;
             }
 
             if (type == typeof(global::Shop.Shipping.Outer.Message))

@@ -268,8 +268,8 @@ namespace NsqTyped
         /// <param name="publisher">The producer or connection.</param>
         /// <param name="messages">At least one message.</param>
         /// <param name="cancellationToken">Cancels waiting for the acknowledgement.</param>
-        public static global::System.Threading.Tasks.ValueTask PublishBlobBatchAsync(this global::NsqTyped.INsqPublisher publisher, global::System.Collections.Generic.IEnumerable<global::Shop.Blob> messages, global::System.Threading.CancellationToken cancellationToken = default) =>
-            global::NsqTyped.NsqTypedPublishing.PublishBatchAsync(publisher, global::NsqTyped.NsqTopics.Blob, messages, global::NsqTyped.NsqTypedSerializers.Blob, cancellationToken);
+        public static global::System.Threading.Tasks.ValueTask PublishBlobManyAsync(this global::NsqTyped.INsqPublisher publisher, global::System.Collections.Generic.IEnumerable<global::Shop.Blob> messages, global::System.Threading.CancellationToken cancellationToken = default) =>
+            global::NsqTyped.NsqTypedPublishing.PublishManyAsync(publisher, global::NsqTyped.NsqTopics.Blob, messages, global::NsqTyped.NsqTypedSerializers.Blob, cancellationToken);
 
         /// <summary>Publishes <paramref name="message"/> to topic <c>blobs</c> for delivery after <paramref name="delay"/> (DPUB).</summary>
         /// <param name="publisher">The producer or connection.</param>
@@ -290,8 +290,8 @@ namespace NsqTyped
         /// <param name="publisher">The producer or connection.</param>
         /// <param name="messages">At least one message.</param>
         /// <param name="cancellationToken">Cancels waiting for the acknowledgement.</param>
-        public static global::System.Threading.Tasks.ValueTask PublishImageBatchAsync(this global::NsqTyped.INsqPublisher publisher, global::System.Collections.Generic.IEnumerable<global::Shop.Image> messages, global::System.Threading.CancellationToken cancellationToken = default) =>
-            global::NsqTyped.NsqTypedPublishing.PublishBatchAsync(publisher, global::NsqTyped.NsqTopics.Image, messages, global::NsqTyped.NsqTypedSerializers.Image, cancellationToken);
+        public static global::System.Threading.Tasks.ValueTask PublishImageManyAsync(this global::NsqTyped.INsqPublisher publisher, global::System.Collections.Generic.IEnumerable<global::Shop.Image> messages, global::System.Threading.CancellationToken cancellationToken = default) =>
+            global::NsqTyped.NsqTypedPublishing.PublishManyAsync(publisher, global::NsqTyped.NsqTopics.Image, messages, global::NsqTyped.NsqTypedSerializers.Image, cancellationToken);
 
         /// <summary>Publishes <paramref name="message"/> to topic <c>images</c> for delivery after <paramref name="delay"/> (DPUB).</summary>
         /// <param name="publisher">The producer or connection.</param>
@@ -312,8 +312,8 @@ namespace NsqTyped
         /// <param name="publisher">The producer or connection.</param>
         /// <param name="messages">At least one message.</param>
         /// <param name="cancellationToken">Cancels waiting for the acknowledgement.</param>
-        public static global::System.Threading.Tasks.ValueTask PublishLogLineBatchAsync(this global::NsqTyped.INsqPublisher publisher, global::System.Collections.Generic.IEnumerable<global::Shop.LogLineMessage> messages, global::System.Threading.CancellationToken cancellationToken = default) =>
-            global::NsqTyped.NsqTypedPublishing.PublishBatchAsync(publisher, global::NsqTyped.NsqTopics.LogLineMessage, messages, global::NsqTyped.NsqTypedSerializers.LogLineMessage, cancellationToken);
+        public static global::System.Threading.Tasks.ValueTask PublishLogLineManyAsync(this global::NsqTyped.INsqPublisher publisher, global::System.Collections.Generic.IEnumerable<global::Shop.LogLineMessage> messages, global::System.Threading.CancellationToken cancellationToken = default) =>
+            global::NsqTyped.NsqTypedPublishing.PublishManyAsync(publisher, global::NsqTyped.NsqTopics.LogLineMessage, messages, global::NsqTyped.NsqTypedSerializers.LogLineMessage, cancellationToken);
 
         /// <summary>Publishes <paramref name="message"/> to topic <c>log.lines</c> for delivery after <paramref name="delay"/> (DPUB).</summary>
         /// <param name="publisher">The producer or connection.</param>
@@ -334,8 +334,8 @@ namespace NsqTyped
         /// <param name="publisher">The producer or connection.</param>
         /// <param name="messages">At least one message.</param>
         /// <param name="cancellationToken">Cancels waiting for the acknowledgement.</param>
-        public static global::System.Threading.Tasks.ValueTask PublishStockChangedBatchAsync(this global::NsqTyped.INsqPublisher publisher, global::System.Collections.Generic.IEnumerable<global::Shop.StockChanged> messages, global::System.Threading.CancellationToken cancellationToken = default) =>
-            global::NsqTyped.NsqTypedPublishing.PublishBatchAsync(publisher, global::NsqTyped.NsqTopics.StockChanged, messages, global::NsqTyped.NsqTypedSerializers.StockChanged, cancellationToken);
+        public static global::System.Threading.Tasks.ValueTask PublishStockChangedManyAsync(this global::NsqTyped.INsqPublisher publisher, global::System.Collections.Generic.IEnumerable<global::Shop.StockChanged> messages, global::System.Threading.CancellationToken cancellationToken = default) =>
+            global::NsqTyped.NsqTypedPublishing.PublishManyAsync(publisher, global::NsqTyped.NsqTopics.StockChanged, messages, global::NsqTyped.NsqTypedSerializers.StockChanged, cancellationToken);
 
         /// <summary>Publishes <paramref name="message"/> to topic <c>stock.changed</c> for delivery after <paramref name="delay"/> (DPUB).</summary>
         /// <param name="publisher">The producer or connection.</param>

@@ -144,6 +144,10 @@ internal static class Sources
         {
             [NsqTopic("billing.order")]
             public sealed record Order(string Id);
+
+            // Its PublishOrderManyAsync overloads the multi-message PublishOrderManyAsync of both Order types.
+            [NsqTopic("billing.order-many")]
+            public sealed record OrderMany(string[] Ids);
         }
 
         namespace Shop.Shipping
@@ -173,6 +177,17 @@ internal static class Sources
 
                 [NsqHandler(Channel = "z")]
                 public static ValueTask Handle(Shop.Shipping.Outer.Message message) => default;
+            }
+
+            public static class Publishing
+            {
+                public static async Task PublishAll(INsqPublisher publisher)
+                {
+                    await publisher.PublishOrderManyAsync(new Shop.Billing.OrderMany(["a", "b"]));
+                    await publisher.PublishOrderManyAsync([new Shop.Billing.Order("a"), new Shop.Billing.Order("b")]);
+                    await publisher.PublishOrderManyAsync(new[] { new Shop.Shipping.Order("c") });
+                    await publisher.PublishOrderManyManyAsync([new Shop.Billing.OrderMany(["d"])]);
+                }
             }
         }
         """;

@@ -22,7 +22,7 @@ public sealed class NsqTestHarnessTests
         receipts.Target = harness.Producer;
 
         await harness.Producer.PublishAsync(new OrderPlaced(runId, 1), TestContext.Current.CancellationToken);
-        await harness.Producer.PublishOrderPlacedBatchAsync([new(runId, 2), new(runId, 3)], TestContext.Current.CancellationToken);
+        await harness.Producer.PublishOrderPlacedManyAsync([new(runId, 2), new(runId, 3)], TestContext.Current.CancellationToken);
 
         var billed = await harness.WaitForHandledAsync(NsqTypedHandlers.Billing_OnOrderPlacedAsync, 3, Timeout);
         var all = await harness.WaitForHandledAsync<OrderPlaced>(6, Timeout);
@@ -44,7 +44,7 @@ public sealed class NsqTestHarnessTests
         receipts.Target = harness.Producer;
         await using var captured = await harness.CapturePublishedAsync(NsqTopics.ReceiptSent, NsqTypedSerializers.ReceiptSent, TestContext.Current.CancellationToken);
 
-        await harness.Producer.PublishOrderPlacedBatchAsync([new(runId, 7), new(runId, 8)], TestContext.Current.CancellationToken);
+        await harness.Producer.PublishOrderPlacedManyAsync([new(runId, 7), new(runId, 8)], TestContext.Current.CancellationToken);
 
         var sent = await captured.WaitForAsync(2, Timeout);
         Assert.Equal([new ReceiptSent(runId, 7), new ReceiptSent(runId, 8)], sent.OrderBy(r => r.Number));
@@ -120,7 +120,7 @@ public sealed class NsqTestHarnessTests
         await using (var consumers = await NsqTypedHandlers.StartAllAsync(new NsqReaderOptions { NsqdTcpAddresses = [server.TcpAddress] }, provider, TestContext.Current.CancellationToken))
         {
             await consumers.WaitUntilSubscribedAsync(Timeout, TestContext.Current.CancellationToken);
-            await producer.PublishScopedWorkBatchAsync([new(runId, 1), new(runId, 2), new(runId, 3)], TestContext.Current.CancellationToken);
+            await producer.PublishScopedWorkManyAsync([new(runId, 1), new(runId, 2), new(runId, 3)], TestContext.Current.CancellationToken);
             await WaitUntilAsync(() => ScopedWorker.Seen.Count(s => s.RunId == runId) == 3);
         }
 
@@ -150,7 +150,7 @@ public sealed class NsqTestHarnessTests
 
         await using var producer = new NsqProducer(server.TcpAddress);
         await producer.PublishAsync(NsqTopics.PulledItem, "not json"u8.ToArray(), TestContext.Current.CancellationToken);
-        await producer.PublishPulledItemBatchAsync([new(runId, 1), new(runId, 2)], TestContext.Current.CancellationToken);
+        await producer.PublishPulledItemManyAsync([new(runId, 1), new(runId, 2)], TestContext.Current.CancellationToken);
 
         var received = new List<NsqReceived<PulledItem>>();
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);

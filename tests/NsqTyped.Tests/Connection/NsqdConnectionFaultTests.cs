@@ -117,7 +117,7 @@ public sealed class NsqdConnectionFaultTests(NsqTestServers servers)
     public async Task Canceled_publish_keeps_its_slot_so_later_responses_stay_aligned()
     {
         await using var proxy = FaultProxy.Start(servers.NsqdTcpAddress);
-        await using var connection = await NsqdConnection.ConnectAsync(proxy.Address, cancellationToken: Ct);
+        await using var connection = await NsqdConnection.ConnectAsync(proxy.Address, NsqdConnectionTests.AllowsLongerDelays, Ct);
         var topic = NsqTestServers.UniqueTopic();
         proxy.PauseServerToClient();
 

@@ -11,11 +11,7 @@ public sealed class NsqdConnectionSecurityTests(NsqTestServers servers)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static NsqTlsOptions TrustTestAuthority => new()
-    {
-        TargetHost = "localhost",
-        TrustedCertificateAuthorities = [TestCertificates.Authority],
-    };
+    private static NsqTlsOptions TrustTestAuthority => TestCertificates.TrustAuthority;
 
     [Theory]
     [InlineData(false, false)]

@@ -282,10 +282,13 @@ public sealed class NsqdConnectionTests(NsqTestServers servers)
         Assert.True(connection.IsConnected);
     }
 
+    /// <summary>Options that believe the server allows 60-day delays, so a 30-day DPUB reaches nsqd (default --max-req-timeout 1 h).</summary>
+    internal static NsqdConnectionOptions AllowsLongerDelays => NsqdConnectionOptions.Default with { MaxReqTimeout = TimeSpan.FromDays(60) };
+
     [Fact]
-    public async Task Dpub_beyond_the_max_requeue_timeout_is_refused_by_nsqd()
+    public async Task Dpub_beyond_the_servers_max_req_timeout_is_refused_by_nsqd_when_the_client_allows_more()
     {
-        await using var connection = await NsqdConnection.ConnectAsync(servers.NsqdTcpAddress, cancellationToken: Ct);
+        await using var connection = await NsqdConnection.ConnectAsync(servers.NsqdTcpAddress, AllowsLongerDelays, Ct);
 
         var error = await Assert.ThrowsAsync<NsqServerException>(async () =>
             await connection.PublishDeferredAsync(NsqTestServers.UniqueTopic(), "x"u8.ToArray(), TimeSpan.FromDays(30), Ct));
@@ -298,7 +301,7 @@ public sealed class NsqdConnectionTests(NsqTestServers servers)
     public async Task Every_pipelined_publish_behind_a_fatal_error_fails_and_none_hangs()
     {
         var topic = NsqTestServers.UniqueTopic();
-        await using var connection = await NsqdConnection.ConnectAsync(servers.NsqdTcpAddress, cancellationToken: Ct);
+        await using var connection = await NsqdConnection.ConnectAsync(servers.NsqdTcpAddress, AllowsLongerDelays, Ct);
 
         // The first is refused (defer beyond --max-req-timeout); nsqd closes before answering the rest.
         var publishes = new[] { connection.PublishDeferredAsync(topic, "x"u8.ToArray(), TimeSpan.FromDays(30), Ct).AsTask() }

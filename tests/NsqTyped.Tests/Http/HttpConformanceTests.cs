@@ -169,7 +169,7 @@ public sealed partial class HttpConformanceTests
                         defer = TimeSpan.FromMilliseconds(ms);
                     }
 
-                    return Command((n, _) => n.PublishAsync(topic, body, defer, Token), badTopic || body.Length == 0 || defer < TimeSpan.Zero);
+                    return Command((n, _) => n.PublishAsync(topic, body, defer, Token), badTopic || body.Length == 0 || defer < TimeSpan.Zero || defer > NsqdHttpClientOptions.Default.MaxReqTimeout);
                 }
 
                 case ("POST", "/mpub") when topic is not null:

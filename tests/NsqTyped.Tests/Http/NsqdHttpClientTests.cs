@@ -52,6 +52,22 @@ public sealed class NsqdHttpClientTests
     }
 
     [Fact]
+    public async Task A_defer_above_MaxReqTimeout_or_negative_is_refused_before_sending_and_the_limit_itself_is_sent()
+    {
+        var (client, handler, _) = Create(options: NsqdHttpClientOptions.Default with { MaxReqTimeout = TimeSpan.FromSeconds(2) });
+
+        var error = await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await client.PublishAsync("orders", "x"u8.ToArray(), TimeSpan.FromMilliseconds(2001), Token));
+        Assert.Equal("defer", error.ParamName);
+        Assert.Contains("NsqdHttpClientOptions.MaxReqTimeout", error.Message, StringComparison.Ordinal);
+        await Assert.ThrowsAsync<ArgumentOutOfRangeException>(async () => await ((INsqPublisher)client).PublishDeferredAsync("orders", "x"u8.ToArray(), TimeSpan.FromMilliseconds(-1), Token));
+        Assert.Empty(handler.Requests);
+
+        await client.PublishAsync("orders", "x"u8.ToArray(), TimeSpan.FromSeconds(2), Token);
+        Assert.Equal("/pub?topic=orders&defer=2000", Assert.Single(handler.Requests).PathAndQuery);
+        Assert.Equal(TimeSpan.FromHours(1), NsqdHttpClientOptions.Default.MaxReqTimeout);
+    }
+
+    [Fact]
     public async Task Publish_to_an_ephemeral_topic_escapes_the_hash()
     {
         var (client, handler, _) = Create();

@@ -41,6 +41,13 @@ public static class TestCertificates
     /// <summary>A client certificate (client authentication usage), with its private key.</summary>
     public static X509Certificate2 Client => s_client.Value;
 
+    /// <summary>TLS options that trust <see cref="Authority"/> and expect nsqd's certificate for <c>localhost</c>.</summary>
+    public static NsqTlsOptions TrustAuthority => new()
+    {
+        TargetHost = "localhost",
+        TrustedCertificateAuthorities = [Authority],
+    };
+
     /// <summary>A self-signed certificate for <c>localhost</c> that nobody trusts.</summary>
     public static X509Certificate2 CreateUntrustedServer() => CreateAuthority("CN=localhost");
 

@@ -62,11 +62,11 @@ public sealed class TypedEndToEndTests(NsqTestServers servers)
         {
             var ct = TestContext.Current.CancellationToken;
             await producer.PublishShipmentDispatchedAsync(sent[0], ct);
-            await producer.PublishShipmentDispatchedBatchAsync(sent.Skip(1).Take(2).ToList(), ct);
+            await producer.PublishShipmentDispatchedManyAsync(sent.Skip(1).Take(2).ToList(), ct);
             // A lazy sequence: the batch path that enumerates instead of indexing.
-            await producer.PublishShipmentDispatchedBatchAsync(sent.Skip(3).Where(_ => true), ct);
+            await producer.PublishShipmentDispatchedManyAsync(sent.Skip(3).Where(_ => true), ct);
             await producer.PublishAuditLineAsync(new AuditLine(lines[0]), ct);
-            await producer.PublishAuditLineBatchAsync([new AuditLine(lines[1]), new AuditLine(lines[2])], ct);
+            await producer.PublishAuditLineManyAsync([new AuditLine(lines[1]), new AuditLine(lines[2])], ct);
         }
 
         await NsqTestServers.WaitUntilAsync(
@@ -116,7 +116,7 @@ public sealed class TypedEndToEndTests(NsqTestServers servers)
         await using (var producer = new NsqProducer(servers.NsqdTcpAddress))
         {
             await producer.PublishInvoiceIssuedAsync(sent[0], TestContext.Current.CancellationToken);
-            await producer.PublishInvoiceIssuedBatchAsync(sent[1..], TestContext.Current.CancellationToken);
+            await producer.PublishInvoiceIssuedManyAsync(sent[1..], TestContext.Current.CancellationToken);
         }
 
         await NsqTestServers.WaitUntilAsync(() => TypedDeliveries.Of(runId).Count >= 3, WaitLimit, "three invoices handled");
@@ -148,7 +148,7 @@ public sealed class TypedEndToEndTests(NsqTestServers servers)
         var sent = new[] { new InvoiceIssuedEvent(runId, 7, 70m), new InvoiceIssuedEvent(runId, 8, 80m), new InvoiceIssuedEvent(runId, 9, 90m) };
         await using (var producer = new NsqProducer(servers.NsqdTcpAddress))
         {
-            await producer.PublishInvoiceIssuedBatchAsync(sent, TestContext.Current.CancellationToken);
+            await producer.PublishInvoiceIssuedManyAsync(sent, TestContext.Current.CancellationToken);
         }
 
         await NsqTestServers.WaitUntilAsync(() => TypedDeliveries.Of(runId).Count >= 3, WaitLimit, "the invoices are handled");

@@ -23,6 +23,7 @@ internal sealed partial class RealNsqProcess : IAsyncDisposable
     private readonly ConcurrentQueue<string> _log = new();
     private readonly TaskCompletionSource<string> _tcp = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private readonly TaskCompletionSource<string> _http = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource<string> _https = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private int _stopped;
 
     static RealNsqProcess() => AppDomain.CurrentDomain.ProcessExit += (_, _) =>
@@ -44,6 +45,9 @@ internal sealed partial class RealNsqProcess : IAsyncDisposable
 
     /// <summary>The HTTP address the process listens on (<c>127.0.0.1:port</c>).</summary>
     public string HttpAddress => _http.Task.Result;
+
+    /// <summary>The HTTPS address (<c>127.0.0.1:port</c>) when nsqd serves HTTPS (flags with a certificate and an HTTPS address), else null.</summary>
+    public string? HttpsAddress => _https.Task.IsCompletedSuccessfully ? _https.Task.Result : null;
 
     /// <summary>What the process has logged so far (for failure messages).</summary>
     public string Log => string.Join(Environment.NewLine, _log);
@@ -82,7 +86,8 @@ internal sealed partial class RealNsqProcess : IAsyncDisposable
             s_running.TryAdd(started, 0);
             process.BeginErrorReadLine();
             process.BeginOutputReadLine();
-            var listening = Task.WhenAll(started._tcp.Task, started._http.Task);
+            var https = info.ArgumentList.Any(f => f.StartsWith("--tls-cert", StringComparison.Ordinal)) && info.ArgumentList.Any(f => f.StartsWith("--https-address", StringComparison.Ordinal));
+            var listening = https ? Task.WhenAll(started._tcp.Task, started._http.Task, started._https.Task) : Task.WhenAll(started._tcp.Task, started._http.Task);
             var first = await Task.WhenAny(listening, process.WaitForExitAsync(cancellationToken)).WaitAsync(StartLimit, cancellationToken);
             if (first != listening)
             {
@@ -193,10 +198,10 @@ internal sealed partial class RealNsqProcess : IAsyncDisposable
         var match = ListeningLine().Match(line);
         if (match.Success)
         {
-            (match.Groups[1].Value == "TCP" ? _tcp : _http).TrySetResult(match.Groups[2].Value);
+            (match.Groups[1].Value switch { "TCP" => _tcp, "HTTP" => _http, _ => _https }).TrySetResult(match.Groups[2].Value);
         }
     }
 
-    [GeneratedRegex(@"\b(TCP|HTTP): listening on (\S+)$", RegexOptions.CultureInvariant)]
+    [GeneratedRegex(@"\b(TCP|HTTPS|HTTP): listening on (\S+)$", RegexOptions.CultureInvariant)]
     private static partial Regex ListeningLine();
 }

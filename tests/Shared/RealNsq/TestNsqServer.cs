@@ -12,11 +12,12 @@ public sealed class TestNsqServer : IAsyncDisposable
 {
     private readonly IAsyncDisposable _server;
 
-    private TestNsqServer(IAsyncDisposable server, string tcpAddress, string httpAddress)
+    private TestNsqServer(IAsyncDisposable server, string tcpAddress, string httpAddress, string? httpsAddress = null)
     {
         _server = server;
         TcpAddress = tcpAddress;
         HttpAddress = httpAddress;
+        HttpsAddress = httpsAddress;
     }
 
     /// <summary>The TCP address, <c>127.0.0.1:port</c>.</summary>
@@ -24,6 +25,9 @@ public sealed class TestNsqServer : IAsyncDisposable
 
     /// <summary>The HTTP address, <c>127.0.0.1:port</c>.</summary>
     public string HttpAddress { get; }
+
+    /// <summary>The HTTPS address, <c>127.0.0.1:port</c>, of an nsqd started with a TLS certificate; otherwise null.</summary>
+    public string? HttpsAddress { get; }
 
     /// <summary>The TCP address as an end point.</summary>
     public IPEndPoint TcpEndPoint => IPEndPoint.Parse(TcpAddress);
@@ -34,9 +38,9 @@ public sealed class TestNsqServer : IAsyncDisposable
     /// <summary>What a real process logged so far (empty for an embedded server), for failure messages.</summary>
     public string Log => _server is RealNsqProcess real ? real.Log : "";
 
-    internal static TestNsqServer Of(RealNsqProcess process) => new(process, process.TcpAddress, process.HttpAddress);
+    internal static TestNsqServer Of(RealNsqProcess process) => new(process, process.TcpAddress, process.HttpAddress, process.HttpsAddress);
 
-    internal static TestNsqServer Of(EmbeddedNsqd nsqd) => new(nsqd, nsqd.TcpAddress, nsqd.HttpAddress);
+    internal static TestNsqServer Of(EmbeddedNsqd nsqd) => new(nsqd, nsqd.TcpAddress, nsqd.HttpAddress, nsqd.HttpsAddress);
 
     internal static TestNsqServer Of(EmbeddedNsqlookupd lookupd) => new(lookupd, lookupd.TcpAddress, lookupd.HttpAddress);
 
