@@ -123,7 +123,7 @@ public sealed class ConfigurationTests(NsqTestServers servers)
         var options = Bind(config);
 
         Assert.Empty(options.BindingProblems);
-        Assert.Equal(41, expected.Count);
+        Assert.Equal(42, expected.Count);
         foreach (var (section, property, value) in expected)
         {
             object record = section switch { "Connection" => options.Connection, "Producer" => options.Producer, _ => options.Consumer };

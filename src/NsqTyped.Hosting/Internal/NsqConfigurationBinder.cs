@@ -77,6 +77,7 @@ internal static class NsqConfigurationBinder
             WriteTimeout = r.Duration(s, p, nameof(o.WriteTimeout), o.WriteTimeout),
             MaxMessageSize = r.Int(s, p, nameof(o.MaxMessageSize), o.MaxMessageSize),
             MaxReadMessageSize = r.Int(s, p, nameof(o.MaxReadMessageSize), o.MaxReadMessageSize),
+            MaxReqTimeout = r.Duration(s, p, nameof(o.MaxReqTimeout), o.MaxReqTimeout),
             MaxBodySize = r.Int(s, p, nameof(o.MaxBodySize), o.MaxBodySize),
             Tls = BindTls(r, s.GetSection(nameof(o.Tls)), o.Tls),
         };

@@ -140,89 +140,124 @@ public sealed record NsqdConnectionOptions
     /// <summary>Where the connection logs. Default <see langword="null"/>: no logging.</summary>
     public ILoggerFactory? LoggerFactory { get; init; }
 
-    /// <summary>Throws <see cref="ArgumentException"/> for a value outside its documented range.</summary>
+    /// <summary>
+    /// Throws <see cref="ArgumentException"/> for a value outside its documented range, reporting every problem at once
+    /// (one problem keeps its own exception type; several are listed one per line in one <see cref="ArgumentException"/>).
+    /// </summary>
     /// <exception cref="ArgumentException">A value is out of range or two options conflict.</exception>
     public void Validate()
     {
-        if (HeartbeatInterval != Timeout.InfiniteTimeSpan && HeartbeatInterval < TimeSpan.FromSeconds(1))
+        var problems = new Internal.OptionsProblems(nameof(NsqdConnectionOptions));
+        problems.Check(() =>
         {
-            throw new ArgumentOutOfRangeException(nameof(HeartbeatInterval), HeartbeatInterval, "The heartbeat interval must be at least 1 s, or Timeout.InfiniteTimeSpan to disable heartbeats.");
-        }
-
-        if (HeartbeatInterval != Timeout.InfiniteTimeSpan && HeartbeatInterval.TotalMilliseconds > int.MaxValue)
+            if (HeartbeatInterval != Timeout.InfiniteTimeSpan && HeartbeatInterval < TimeSpan.FromSeconds(1))
+            {
+                throw new ArgumentOutOfRangeException(nameof(HeartbeatInterval), HeartbeatInterval, "The heartbeat interval must be at least 1 s, or Timeout.InfiniteTimeSpan to disable heartbeats.");
+            }
+        });
+        problems.Check(() =>
         {
-            throw new ArgumentOutOfRangeException(nameof(HeartbeatInterval), HeartbeatInterval, "The heartbeat interval is too large.");
-        }
-
-        if (OutputBufferSize is { } size && size != -1 && size < 64)
+            if (HeartbeatInterval != Timeout.InfiniteTimeSpan && HeartbeatInterval.TotalMilliseconds > int.MaxValue)
+            {
+                throw new ArgumentOutOfRangeException(nameof(HeartbeatInterval), HeartbeatInterval, "The heartbeat interval is too large.");
+            }
+        });
+        problems.Check(() =>
         {
-            throw new ArgumentOutOfRangeException(nameof(OutputBufferSize), size, "The output buffer size must be at least 64 bytes, or -1 to disable buffering.");
-        }
-
-        if (OutputBufferTimeout is { } obt && obt != Timeout.InfiniteTimeSpan && (obt < TimeSpan.FromMilliseconds(1) || obt.TotalMilliseconds > int.MaxValue))
+            if (OutputBufferSize is { } size && size != -1 && size < 64)
+            {
+                throw new ArgumentOutOfRangeException(nameof(OutputBufferSize), size, "The output buffer size must be at least 64 bytes, or -1 to disable buffering.");
+            }
+        });
+        problems.Check(() =>
         {
-            throw new ArgumentOutOfRangeException(nameof(OutputBufferTimeout), obt, "The output buffer timeout must be at least 1 ms, or Timeout.InfiniteTimeSpan to disable it.");
-        }
-
-        // nsqd's --min-output-buffer-timeout (25 ms by default) makes IDENTIFY fail fatally below it.
-        if (OutputBufferTimeout is { } shortTimeout && shortTimeout >= TimeSpan.FromMilliseconds(1) && shortTimeout < MinOutputBufferTimeout)
+            if (OutputBufferTimeout is { } obt && obt != Timeout.InfiniteTimeSpan && (obt < TimeSpan.FromMilliseconds(1) || obt.TotalMilliseconds > int.MaxValue))
+            {
+                throw new ArgumentOutOfRangeException(nameof(OutputBufferTimeout), obt, "The output buffer timeout must be at least 1 ms, or Timeout.InfiniteTimeSpan to disable it.");
+            }
+        });
+        problems.Check(() =>
         {
-            throw new ArgumentOutOfRangeException(nameof(OutputBufferTimeout), shortTimeout, $"nsqd refuses an output buffer timeout below {MinOutputBufferTimeout.TotalMilliseconds:0} ms (its --min-output-buffer-timeout): use at least that, or null for the server's default.");
-        }
-
-        if (Snappy && Deflate)
+            // nsqd's --min-output-buffer-timeout (25 ms by default) makes IDENTIFY fail fatally below it.
+            if (OutputBufferTimeout is { } shortTimeout && shortTimeout >= TimeSpan.FromMilliseconds(1) && shortTimeout < MinOutputBufferTimeout)
+            {
+                throw new ArgumentOutOfRangeException(nameof(OutputBufferTimeout), shortTimeout, $"nsqd refuses an output buffer timeout below {MinOutputBufferTimeout.TotalMilliseconds:0} ms (its --min-output-buffer-timeout): use at least that, or null for the server's default.");
+            }
+        });
+        problems.Check(() =>
         {
-            throw new ArgumentException("Snappy and Deflate cannot both be enabled: nsqd refuses the combination.", nameof(Deflate));
-        }
-
-        if (DeflateLevel is < 1 or > 9)
+            if (Snappy && Deflate)
+            {
+                throw new ArgumentException("Snappy and Deflate cannot both be enabled: nsqd refuses the combination.", nameof(Deflate));
+            }
+        });
+        problems.Check(() =>
         {
-            throw new ArgumentOutOfRangeException(nameof(DeflateLevel), DeflateLevel, "The deflate level must be between 1 and 9.");
-        }
-
-        if (SampleRate is < 0 or > 99)
+            if (DeflateLevel is < 1 or > 9)
+            {
+                throw new ArgumentOutOfRangeException(nameof(DeflateLevel), DeflateLevel, "The deflate level must be between 1 and 9.");
+            }
+        });
+        problems.Check(() =>
         {
-            throw new ArgumentOutOfRangeException(nameof(SampleRate), SampleRate, "The sample rate must be between 0 and 99.");
-        }
-
-        if (MsgTimeout is { } mt && (mt < TimeSpan.FromSeconds(1) || mt.TotalMilliseconds > int.MaxValue))
+            if (SampleRate is < 0 or > 99)
+            {
+                throw new ArgumentOutOfRangeException(nameof(SampleRate), SampleRate, "The sample rate must be between 0 and 99.");
+            }
+        });
+        problems.Check(() =>
         {
-            throw new ArgumentOutOfRangeException(nameof(MsgTimeout), mt, "The message timeout must be at least 1 s.");
-        }
-
-        if (AuthSecret is { Length: 0 })
+            if (MsgTimeout is { } mt && (mt < TimeSpan.FromSeconds(1) || mt.TotalMilliseconds > int.MaxValue))
+            {
+                throw new ArgumentOutOfRangeException(nameof(MsgTimeout), mt, "The message timeout must be at least 1 s.");
+            }
+        });
+        problems.Check(() =>
         {
-            throw new ArgumentException("The auth secret must not be empty; leave it null when the server needs none.", nameof(AuthSecret));
-        }
-
-        ThrowIfNotPositive(ConnectTimeout, nameof(ConnectTimeout), allowInfinite: false);
-        ThrowIfNotPositive(ReadTimeout, nameof(ReadTimeout), allowInfinite: true);
-        ThrowIfNotPositive(WriteTimeout, nameof(WriteTimeout), allowInfinite: true);
-
-        if (MaxMessageSize < 1 || MaxMessageSize > int.MaxValue - NsqMessageFrame.HeaderLength - 8)
+            if (AuthSecret is { Length: 0 })
+            {
+                throw new ArgumentException("The auth secret must not be empty; leave it null when the server needs none.", nameof(AuthSecret));
+            }
+        });
+        problems.Check(() => ThrowIfNotPositive(ConnectTimeout, nameof(ConnectTimeout), allowInfinite: false));
+        problems.Check(() => ThrowIfNotPositive(ReadTimeout, nameof(ReadTimeout), allowInfinite: true));
+        problems.Check(() => ThrowIfNotPositive(WriteTimeout, nameof(WriteTimeout), allowInfinite: true));
+        problems.Check(() =>
         {
-            throw new ArgumentOutOfRangeException(nameof(MaxMessageSize), MaxMessageSize, "The max message size must be positive.");
-        }
-
-        if (MaxReadMessageSize < 1 || MaxReadMessageSize > int.MaxValue - NsqMessageFrame.HeaderLength - 8)
+            if (MaxMessageSize < 1 || MaxMessageSize > int.MaxValue - NsqMessageFrame.HeaderLength - 8)
+            {
+                throw new ArgumentOutOfRangeException(nameof(MaxMessageSize), MaxMessageSize, "The max message size must be positive.");
+            }
+        });
+        problems.Check(() =>
         {
-            throw new ArgumentOutOfRangeException(nameof(MaxReadMessageSize), MaxReadMessageSize, "The max read message size must be positive.");
-        }
-
-        if (MaxBodySize < 1)
+            if (MaxReadMessageSize < 1 || MaxReadMessageSize > int.MaxValue - NsqMessageFrame.HeaderLength - 8)
+            {
+                throw new ArgumentOutOfRangeException(nameof(MaxReadMessageSize), MaxReadMessageSize, "The max read message size must be positive.");
+            }
+        });
+        problems.Check(() =>
         {
-            throw new ArgumentOutOfRangeException(nameof(MaxBodySize), MaxBodySize, "The max body size must be positive.");
-        }
-
-        if (MaxReqTimeout <= TimeSpan.Zero)
+            if (MaxBodySize < 1)
+            {
+                throw new ArgumentOutOfRangeException(nameof(MaxBodySize), MaxBodySize, "The max body size must be positive.");
+            }
+        });
+        problems.Check(() =>
         {
-            throw new ArgumentOutOfRangeException(nameof(MaxReqTimeout), MaxReqTimeout, "MaxReqTimeout (the server's --max-req-timeout) must be positive.");
-        }
-
-        if (Tls is { Enabled: true, TargetHost: { Length: 0 } })
+            if (MaxReqTimeout <= TimeSpan.Zero)
+            {
+                throw new ArgumentOutOfRangeException(nameof(MaxReqTimeout), MaxReqTimeout, "MaxReqTimeout (the server's --max-req-timeout) must be positive.");
+            }
+        });
+        problems.Check(() =>
         {
-            throw new ArgumentException("The TLS target host must not be empty; leave it null to use the address's host.", nameof(Tls));
-        }
+            if (Tls is { Enabled: true, TargetHost: { Length: 0 } })
+            {
+                throw new ArgumentException("The TLS target host must not be empty; leave it null to use the address's host.", nameof(Tls));
+            }
+        });
+        problems.ThrowIfAny();
     }
 
     /// <summary>The IDENTIFY body these options produce (feature negotiation always on).</summary>

@@ -16,6 +16,11 @@ internal sealed class OptionsProblems(string owner)
         {
             rule();
         }
+        catch (ArgumentException ex) when (ex.InnerException is AggregateException { InnerExceptions: var nested } && nested.All(static e => e is ArgumentException))
+        {
+            // A nested record's Validate (the connection options inside a producer's or Reader's) listed several: keep each.
+            _problems.AddRange(nested.Cast<ArgumentException>());
+        }
         catch (ArgumentException ex)
         {
             _problems.Add(ex);

@@ -80,55 +80,82 @@ public sealed record NsqProducerOptions
     /// </summary>
     public long MaxOutstandingBytes { get; init; } = 64L * 1024 * 1024;
 
-    /// <summary>Throws <see cref="ArgumentException"/> for a value outside its documented range.</summary>
+    /// <summary>
+    /// Throws <see cref="ArgumentException"/> for a value outside its documented range, reporting every problem at once
+    /// (one problem keeps its own exception type; several are listed one per line in one <see cref="ArgumentException"/>).
+    /// </summary>
     /// <exception cref="ArgumentException">A value is out of range.</exception>
     public void Validate()
     {
-        ArgumentNullException.ThrowIfNull(Connection, nameof(Connection));
-        Connection.Validate();
-        if (ConnectionsPerNode is < 1 or > 64)
+        var problems = new Internal.OptionsProblems(nameof(NsqProducerOptions));
+        problems.Check(() =>
         {
-            throw new ArgumentOutOfRangeException(nameof(ConnectionsPerNode), ConnectionsPerNode, "Between 1 and 64 connections per nsqd.");
-        }
-
-        if ((PublishTimeout <= TimeSpan.Zero && PublishTimeout != Timeout.InfiniteTimeSpan) || PublishTimeout.TotalMilliseconds > int.MaxValue)
+            ArgumentNullException.ThrowIfNull(Connection, nameof(Connection));
+            Connection.Validate();
+        });
+        problems.Check(() =>
         {
-            throw new ArgumentOutOfRangeException(nameof(PublishTimeout), PublishTimeout, "The publish timeout must be positive or Timeout.InfiniteTimeSpan.");
-        }
-
-        if (DisconnectedWaitTimeout < TimeSpan.Zero || DisconnectedWaitTimeout.TotalMilliseconds > int.MaxValue)
+            if (ConnectionsPerNode is < 1 or > 64)
+            {
+                throw new ArgumentOutOfRangeException(nameof(ConnectionsPerNode), ConnectionsPerNode, "Between 1 and 64 connections per nsqd.");
+            }
+        });
+        problems.Check(() =>
         {
-            throw new ArgumentOutOfRangeException(nameof(DisconnectedWaitTimeout), DisconnectedWaitTimeout, "The disconnected wait timeout must not be negative.");
-        }
-
-        if (!Enum.IsDefined(DisconnectedPolicy))
+            if ((PublishTimeout <= TimeSpan.Zero && PublishTimeout != Timeout.InfiniteTimeSpan) || PublishTimeout.TotalMilliseconds > int.MaxValue)
+            {
+                throw new ArgumentOutOfRangeException(nameof(PublishTimeout), PublishTimeout, "The publish timeout must be positive or Timeout.InfiniteTimeSpan.");
+            }
+        });
+        problems.Check(() =>
         {
-            throw new ArgumentOutOfRangeException(nameof(DisconnectedPolicy), DisconnectedPolicy, "Unknown policy.");
-        }
-
-        if (PublishLinger < TimeSpan.Zero || PublishLinger > TimeSpan.FromSeconds(10))
+            if (DisconnectedWaitTimeout < TimeSpan.Zero || DisconnectedWaitTimeout.TotalMilliseconds > int.MaxValue)
+            {
+                throw new ArgumentOutOfRangeException(nameof(DisconnectedWaitTimeout), DisconnectedWaitTimeout, "The disconnected wait timeout must not be negative.");
+            }
+        });
+        problems.Check(() =>
         {
-            throw new ArgumentOutOfRangeException(nameof(PublishLinger), PublishLinger, "The publish linger must be between zero and 10 s.");
-        }
-
-        if (MaxOutstandingPublishes < 1)
+            if (!Enum.IsDefined(DisconnectedPolicy))
+            {
+                throw new ArgumentOutOfRangeException(nameof(DisconnectedPolicy), DisconnectedPolicy, "Unknown policy.");
+            }
+        });
+        problems.Check(() =>
         {
-            throw new ArgumentOutOfRangeException(nameof(MaxOutstandingPublishes), MaxOutstandingPublishes, "At least one outstanding publish.");
-        }
-
-        if (MaxOutstandingBytes < 1)
+            if (PublishLinger < TimeSpan.Zero || PublishLinger > TimeSpan.FromSeconds(10))
+            {
+                throw new ArgumentOutOfRangeException(nameof(PublishLinger), PublishLinger, "The publish linger must be between zero and 10 s.");
+            }
+        });
+        problems.Check(() =>
         {
-            throw new ArgumentOutOfRangeException(nameof(MaxOutstandingBytes), MaxOutstandingBytes, "At least one outstanding byte.");
-        }
-
-        if (ReconnectBaseDelay <= TimeSpan.Zero)
+            if (MaxOutstandingPublishes < 1)
+            {
+                throw new ArgumentOutOfRangeException(nameof(MaxOutstandingPublishes), MaxOutstandingPublishes, "At least one outstanding publish.");
+            }
+        });
+        problems.Check(() =>
         {
-            throw new ArgumentOutOfRangeException(nameof(ReconnectBaseDelay), ReconnectBaseDelay, "The reconnect base delay must be positive.");
-        }
-
-        if (ReconnectMaxDelay < ReconnectBaseDelay)
+            if (MaxOutstandingBytes < 1)
+            {
+                throw new ArgumentOutOfRangeException(nameof(MaxOutstandingBytes), MaxOutstandingBytes, "At least one outstanding byte.");
+            }
+        });
+        problems.Check(() =>
         {
-            throw new ArgumentOutOfRangeException(nameof(ReconnectMaxDelay), ReconnectMaxDelay, "The reconnect max delay must be at least the base delay.");
-        }
+            if (ReconnectBaseDelay <= TimeSpan.Zero)
+            {
+                throw new ArgumentOutOfRangeException(nameof(ReconnectBaseDelay), ReconnectBaseDelay, "The reconnect base delay must be positive.");
+            }
+        });
+        problems.Check(() =>
+        {
+            if (ReconnectMaxDelay < ReconnectBaseDelay)
+            {
+                throw new ArgumentOutOfRangeException(nameof(ReconnectMaxDelay), ReconnectMaxDelay, "The reconnect max delay must be at least the base delay.");
+            }
+        });
+        problems.ThrowIfAny();
     }
 }

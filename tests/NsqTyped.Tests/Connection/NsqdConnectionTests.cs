@@ -309,7 +309,12 @@ public sealed class NsqdConnectionTests(NsqTestServers servers)
             .ToArray();
         await Task.WhenAll(publishes).ContinueWith(t => _ = t.Exception, TaskScheduler.Default).WaitAsync(TimeSpan.FromSeconds(10), Ct);
 
-        Assert.IsType<NsqServerException>(publishes[0].Exception?.InnerException);
+        // nsqd writes E_INVALID and closes; with the 50 PUBs still unread it closes with a reset, which can discard
+        // the error frame before the client reads it (seen against real nsqd 1.3.0): then the first fails as a
+        // connection error too. Either way it fails, with an NSQ exception, and nothing hangs.
+        Assert.True(
+            publishes[0].Exception?.InnerException is NsqServerException { Code: NsqErrorCode.Invalid } or NsqConnectionException,
+            $"the refused DPUB failed with {publishes[0].Exception?.InnerException?.GetType().Name ?? "nothing"}");
         Assert.All(publishes.Skip(1), t => Assert.IsAssignableFrom<NsqConnectionException>(t.Exception?.InnerException));
     }
 

@@ -24,6 +24,27 @@ public sealed class NsqReaderOptionsProblemsTests
     }
 
     [Fact]
+    public void Connection_and_producer_options_report_every_problem_too_and_nested_ones_are_listed_each_on_its_line()
+    {
+        var connection = NsqdConnectionOptions.Default with { DeflateLevel = 0, SampleRate = 100, MaxBodySize = 0 };
+
+        var error = Assert.ThrowsAny<ArgumentException>(connection.Validate);
+        Assert.StartsWith("NsqdConnectionOptions has 3 problems:", error.Message, StringComparison.Ordinal);
+
+        var producer = NsqProducerOptions.Default with { Connection = connection, ConnectionsPerNode = 0 };
+        var lines = Assert.ThrowsAny<ArgumentException>(producer.Validate).Message.Split('\n').Select(l => l.Trim()).ToArray();
+        Assert.StartsWith("NsqProducerOptions has 4 problems:", lines[0], StringComparison.Ordinal);
+        Assert.Contains(lines, l => l.StartsWith("- DeflateLevel", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("- SampleRate", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("- MaxBodySize", StringComparison.Ordinal));
+        Assert.Contains(lines, l => l.StartsWith("- ConnectionsPerNode", StringComparison.Ordinal));
+
+        // A Reader lists its connection's problems beside its own.
+        var reader = Valid with { MaxInFlight = 0, Connection = connection };
+        Assert.StartsWith("NsqReaderOptions has 4 problems:", Assert.ThrowsAny<ArgumentException>(reader.Validate).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void One_problem_keeps_its_own_exception_type_and_parameter()
     {
         var error = Assert.Throws<ArgumentOutOfRangeException>(() => (Valid with { MaxInFlight = 0 }).Validate());
