@@ -156,8 +156,7 @@ public sealed class RefusalTests(NsqTestServers servers)
     [Fact]
     public async Task A_reader_raises_a_tls_refusal_as_an_error_event()
     {
-        servers.SkipIfExternal("starts an nsqd with a test certificate");
-        await using var nsqd = await EmbeddedNsqd.StartAsync(new EmbeddedNsqdOptions { TlsCertificate = TestCertificates.Server }, Ct);
+        await using var nsqd = await servers.StartNsqdAsync(TestCertificates.NsqdFlags(TestCertificates.Server), Ct);
         var errors = new TaskCompletionSource<NsqErrorEventArgs>(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var reader = new NsqReader(
             new NsqReaderOptions
