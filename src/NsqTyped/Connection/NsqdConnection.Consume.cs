@@ -85,7 +85,7 @@ public sealed partial class NsqdConnection
             _ledger.Remove(messageId);
         }
 
-        SignalWriter();
+        SendAnswer();
         if (Requeued is not null)
         {
             RaiseEvent(new NsqRequeuedEventArgs(messageId, delay, backoff));

@@ -548,7 +548,7 @@ public sealed partial class NsqdConnection
             _ledger.Remove(messageId);
         }
 
-        SignalWriter();
+        SendAnswer();
         if (Finished is not null)
         {
             RaiseEvent(new NsqFinishedEventArgs(messageId));
@@ -593,7 +593,7 @@ public sealed partial class NsqdConnection
             _ledger.Remove(messageId);
         }
 
-        SignalWriter();
+        SendAnswer();
         if (Requeued is not null)
         {
             RaiseEvent(new NsqRequeuedEventArgs(messageId, delay, backoff));
@@ -694,6 +694,24 @@ public sealed partial class NsqdConnection
 
     private void ThrowIfInvalidBody(int length, string paramName) =>
         PublishValidation.ThrowIfInvalidBody(length, Options.MaxMessageSize, MaxMessageSizeName, paramName);
+
+    /// <summary>
+    /// After a FIN or REQ was queued: the last answer out (nothing else in flight here, so no other answer is
+    /// about to join it) is written at once by the caller, which spares the round trip through the write loop
+    /// that every message pays at low MaxInFlight; while other messages are in flight, answers gather for the
+    /// write loop to send together.
+    /// </summary>
+    private void SendAnswer()
+    {
+        if (_ledger.Count == 0)
+        {
+            WriteNowOrSignal();
+        }
+        else
+        {
+            SignalWriter();
+        }
+    }
 
     private void SignalWriter()
     {
