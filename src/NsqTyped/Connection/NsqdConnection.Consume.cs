@@ -18,6 +18,21 @@ internal interface INsqMessageSink
 
     /// <summary>Waits for room in the consumer's queue (only after <see cref="TryDeliver"/> returned false).</summary>
     ValueTask DeliverAsync(NsqMessage message, CancellationToken cancellationToken);
+
+    /// <summary>
+    /// Whether the consumer may have the read loop run a message's handler itself (fixed for the sink's life):
+    /// the connection then has <see cref="InlineWatchdog"/> watch for a handler that holds the loop.
+    /// </summary>
+    bool RunsInline { get; }
+
+    /// <summary>
+    /// At a message that ends its read (nothing else waits behind it): true when the consumer takes it through
+    /// <see cref="RunInline"/> rather than its queue; the message then counts as delivered.
+    /// </summary>
+    bool TryClaimInline();
+
+    /// <summary>Runs a claimed message's handler on the calling (read loop) thread up to its first wait. Never throws.</summary>
+    void RunInline(NsqMessage message);
 }
 
 public sealed partial class NsqdConnection
@@ -175,10 +190,11 @@ public sealed partial class NsqdConnection
     /// <summary>
     /// The read loop's handling of one message frame: into the ledger, then one <see cref="NsqMessage"/>
     /// (the body is the one copy out of the receive buffer) to the sink or the <see cref="MessageReceived"/>
-    /// event. Returns the message when the sink's queue is full and the read loop must wait for room.
+    /// event. A message that ends its read (<paramref name="last"/>) may be claimed by the sink to run inline.
+    /// Returns the message when the sink's queue is full and the read loop must wait for room.
     /// </summary>
     /// <exception cref="NsqProtocolException">nsqd pushed more messages than any RDY count this connection sent.</exception>
-    private NsqMessage? OnMessageFrame(in NsqFrame frame)
+    private NsqMessage? OnMessageFrame(in NsqFrame frame, bool last)
     {
         var view = frame.AsMessage();
         TrackInFlight(view.Id);
@@ -187,6 +203,13 @@ public sealed partial class NsqdConnection
         if (sink is not null)
         {
             var message = new NsqMessage(view.Id, view.Attempts, view.TimestampNanoseconds, view.Body.ToArray(), sink.Responder);
+            if (last && sink.RunsInline && sink.TryClaimInline())
+            {
+                // Run by the read loop once it has released this read's buffer (ReadFramesAsync).
+                _inlinePending = message;
+                return null;
+            }
+
             return sink.TryDeliver(message) ? null : message;
         }
 

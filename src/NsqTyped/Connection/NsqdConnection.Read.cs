@@ -8,6 +8,16 @@ namespace NsqTyped;
 
 public sealed partial class NsqdConnection
 {
+    // The read loop's stint while it runs a message's handler inline (see RunInline): 0 while it reads, the stint's
+    // ticket while the handler runs, Migrated once the watchdog handed reading to a new stint.
+    private const long Migrated = -1;
+    private long _inlineTicket;
+    private long _inlineRunning;
+    private long _inlineSeen;
+    private NsqMessage? _inlinePending;
+    private PipeReader? _pipeReader;
+    private readonly TaskCompletionSource<Exception?> _readEnd = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
     private async Task ReadLoopAsync()
     {
         var reader = PipeReader.Create(_readStream!, new StreamPipeReaderOptions(bufferSize: 64 * 1024, minimumReadSize: 4 * 1024, leaveOpen: true));
@@ -16,6 +26,37 @@ public sealed partial class NsqdConnection
             _ledger.Timeout = TimeSpan.FromMilliseconds(settings.MsgTimeout);
         }
 
+        _pipeReader = reader;
+        var watched = _sink?.RunsInline == true;
+        if (watched)
+        {
+            InlineWatchdog.Watch(this);
+        }
+
+        Exception? error;
+        try
+        {
+            // The stints of the loop (one, unless a handler run inline blocked it and the watchdog moved reading on)
+            // report its end here; a stint that was moved on from just returns.
+            _ = ReadFramesAsync(reader);
+            error = await _readEnd.Task.ConfigureAwait(false);
+        }
+        finally
+        {
+            if (watched)
+            {
+                InlineWatchdog.Unwatch(this);
+            }
+
+            await reader.CompleteAsync().ConfigureAwait(false);
+        }
+
+        Close(error);
+    }
+
+    /// <summary>One stint of the read loop: reads and handles frames until the connection ends (reported to <see cref="_readEnd"/>) or the watchdog moves reading to a new stint.</summary>
+    private async Task ReadFramesAsync(PipeReader reader)
+    {
         Exception? error = null;
         try
         {
@@ -43,7 +84,7 @@ public sealed partial class NsqdConnection
                     }
                     else if (NsqFrameReader.TryReadFrame(ref buffer, out var frame, _maxFrameSize))
                     {
-                        waiting = HandleFrame(frame);
+                        waiting = HandleFrame(frame, last: buffer.IsEmpty);
                     }
                     else
                     {
@@ -58,6 +99,16 @@ public sealed partial class NsqdConnection
                 }
 
                 reader.AdvanceTo(buffer.Start, buffer.End);
+                if (_inlinePending is { } inline)
+                {
+                    _inlinePending = null;
+                    if (!RunInline(inline))
+                    {
+                        // The handler blocked this thread and the watchdog moved reading on: the new stint owns the reader.
+                        return;
+                    }
+                }
+
                 if (result.IsCompleted)
                 {
                     error = buffer.IsEmpty
@@ -82,12 +133,44 @@ public sealed partial class NsqdConnection
         {
             // The connection was closed deliberately; the failed read is the expected consequence.
         }
-        finally
+
+        _readEnd.TrySetResult(error);
+    }
+
+    /// <summary>
+    /// Runs the sink's handler for <paramref name="message"/> on the read loop's thread, up to the handler's first
+    /// wait. Returns false when the handler held the thread so long that <see cref="InlineWatchdog"/> moved reading
+    /// to a new stint (a handler that blocks synchronously, e.g. on a publish whose acknowledgement this very loop
+    /// has to read): this thread must then leave the reader alone.
+    /// </summary>
+    private bool RunInline(NsqMessage message)
+    {
+        var ticket = ++_inlineTicket;
+        Volatile.Write(ref _inlineRunning, ticket);
+        _sink!.RunInline(message);
+        return Interlocked.CompareExchange(ref _inlineRunning, 0, ticket) == ticket;
+    }
+
+    /// <summary>
+    /// The watchdog's check (every <see cref="InlineWatchdog.Period"/>): a handler run inline that was still running
+    /// at the previous check has held the read loop too long; a new stint takes over reading, so heartbeats,
+    /// acknowledgements and the liveness check go on while the handler finishes on its own.
+    /// </summary>
+    internal void CheckInlineRun()
+    {
+        var running = Volatile.Read(ref _inlineRunning);
+        var seen = _inlineSeen;
+        _inlineSeen = running;
+        if (running <= 0 || running != seen || Volatile.Read(ref _state) != StateOpen)
         {
-            await reader.CompleteAsync().ConfigureAwait(false);
+            return;
         }
 
-        Close(error);
+        if (Interlocked.CompareExchange(ref _inlineRunning, Migrated, running) == running)
+        {
+            Log.InlineHandlerBlocked(_logger, Address, InlineWatchdog.Period.TotalMilliseconds);
+            _ = Task.Run(() => ReadFramesAsync(_pipeReader!), CancellationToken.None);
+        }
     }
 
     /// <summary>Bytes of a too-large message body still to be read past (read loop only).</summary>
@@ -164,8 +247,11 @@ public sealed partial class NsqdConnection
         return _skipRemaining == 0;
     }
 
-    /// <summary>Handles one frame; returns a message only when it still has to be handed to the sink (its queue was full).</summary>
-    private NsqMessage? HandleFrame(in NsqFrame frame)
+    /// <summary>
+    /// Handles one frame; returns a message only when it still has to be handed to the sink (its queue was full).
+    /// <paramref name="last"/>: nothing follows the frame in this read, so a message may be run inline after it.
+    /// </summary>
+    private NsqMessage? HandleFrame(in NsqFrame frame, bool last)
     {
         switch (frame.Type)
         {
@@ -214,7 +300,7 @@ public sealed partial class NsqdConnection
                 return null;
 
             default:
-                return OnMessageFrame(frame);
+                return OnMessageFrame(frame, last);
         }
     }
 }

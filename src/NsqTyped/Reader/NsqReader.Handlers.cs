@@ -59,8 +59,54 @@ public sealed partial class NsqReader
 
             if (reader.TryRead(out var message))
             {
-                await ProcessAsync(message).ConfigureAwait(false);
+                Interlocked.Increment(ref _handlersRunning);
+                try
+                {
+                    await ProcessAsync(message).ConfigureAwait(false);
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref _handlersRunning);
+                }
             }
+        }
+    }
+
+    /// <summary>
+    /// Whether a connection's read loop may run the handler itself: at MaxInFlight 1 (the default) at most one
+    /// message is in flight, so handing it to a worker buys no parallelism and costs a thread hop each way on the
+    /// only message there is; the read loop runs it up to its first wait instead. The connection's
+    /// <see cref="InlineWatchdog"/> moves reading to another thread when a handler blocks synchronously.
+    /// </summary>
+    internal bool RunsInline => !IsPullMode && _options.MaxInFlight == 1;
+
+    /// <summary>
+    /// A read loop asks to run a message inline: only while no handler runs and nothing waits in the queue,
+    /// so neither the concurrency limit nor the order of queued messages changes.
+    /// </summary>
+    internal bool TryClaimInline() =>
+        !IsClosing && _work.Reader.Count == 0 && Interlocked.CompareExchange(ref _handlersRunning, 1, 0) == 0;
+
+    /// <summary>Runs a message claimed by <see cref="TryClaimInline"/> on the calling read loop up to its first wait.</summary>
+    internal void RunInline(NsqMessage message)
+    {
+        var run = RunClaimedAsync(message);
+        if (!run.IsCompletedSuccessfully)
+        {
+            Volatile.Write(ref _inlineRun, run.AsTask());
+        }
+    }
+
+    [AsyncMethodBuilder(typeof(PoolingAsyncValueTaskMethodBuilder))]
+    private async ValueTask RunClaimedAsync(NsqMessage message)
+    {
+        try
+        {
+            await ProcessAsync(message).ConfigureAwait(false);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _handlersRunning);
         }
     }
 

@@ -77,6 +77,12 @@ public sealed partial class NsqReader : INsqPublisher, IAsyncDisposable
     private int _backoffCounter;
     private volatile bool _reportOutcomes;
     private int _workerCount;
+
+    // Handlers running now, on workers or inline on a read loop (an inline run needs it at 0).
+    private int _handlersRunning;
+
+    // The last handler run inline that did not complete on its read loop: a graceful close waits for it as for the workers.
+    private Task? _inlineRun;
     private int _workerTarget;
     private int _publishIndex;
     private long _sessionSequence;
@@ -496,6 +502,10 @@ public sealed partial class NsqReader : INsqPublisher, IAsyncDisposable
             }
 
             await Task.WhenAll(workers).ConfigureAwait(false);
+            if (Volatile.Read(ref _inlineRun) is { } inline)
+            {
+                await inline.ConfigureAwait(false);
+            }
         }
 
         FinishClose();

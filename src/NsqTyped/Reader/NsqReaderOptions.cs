@@ -45,7 +45,11 @@ public sealed record NsqReaderOptions
     /// <summary>gnsq <c>max_tries</c>: a message delivered more often than this is finished without calling the handler and raises <see cref="NsqReader.GivingUp"/>. Default 5; 0 means unlimited.</summary>
     public int MaxTries { get; init; } = 5;
 
-    /// <summary>gnsq <c>max_in_flight</c>: messages in flight at once, spread over the connections (the sum of RDY counts never exceeds it). Default 1.</summary>
+    /// <summary>
+    /// gnsq <c>max_in_flight</c>: messages in flight at once, spread over the connections (the sum of RDY counts
+    /// never exceeds it). Default 1: one message per round trip, run by the delivering connection's read loop up
+    /// to the handler's first <c>await</c> (no thread hop); raise it for throughput.
+    /// </summary>
     public int MaxInFlight { get; init; } = 1;
 
     /// <summary>gnsq <c>max_concurrency</c>: handlers running at once. Default 0: one per connection (gnsq runs one handler per connection); -1: the number of CPUs.</summary>

@@ -68,6 +68,21 @@ internal sealed class ReaderConnection : INsqMessageSink, INsqMessageResponder
     ValueTask INsqMessageSink.DeliverAsync(NsqMessage message, CancellationToken cancellationToken) =>
         _reader.EnqueueAsync(this, message, cancellationToken);
 
+    bool INsqMessageSink.RunsInline => _reader.RunsInline;
+
+    bool INsqMessageSink.TryClaimInline() => _reader.TryClaimInline();
+
+    void INsqMessageSink.RunInline(NsqMessage message)
+    {
+        if (ReportArrival)
+        {
+            ReportArrival = false;
+            _reader.OnArrival(this);
+        }
+
+        _reader.RunInline(message);
+    }
+
     public ValueTask FinishAsync(NsqMessage message, CancellationToken cancellationToken) =>
         FinishAsync(message, RdyOutcome.Success, cancellationToken);
 

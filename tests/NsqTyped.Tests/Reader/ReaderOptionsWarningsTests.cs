@@ -53,26 +53,4 @@ public sealed class ReaderOptionsWarningsTests
 
         return [.. provider.Entries.Where(e => e.Level == LogLevel.Warning && e.Id is >= 1290 and <= 1299).Select(e => (e.Id, e.Message))];
     }
-
-    private sealed class RecordingLoggerProvider : ILoggerProvider
-    {
-        public ConcurrentQueue<(LogLevel Level, int Id, string Message)> Entries { get; } = new();
-
-        public ILogger CreateLogger(string categoryName) => new Recorder(Entries);
-
-        public void Dispose()
-        {
-        }
-
-        private sealed class Recorder(ConcurrentQueue<(LogLevel, int, string)> entries) : ILogger
-        {
-            public IDisposable? BeginScope<TState>(TState state)
-                where TState : notnull => null;
-
-            public bool IsEnabled(LogLevel logLevel) => true;
-
-            public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter) =>
-                entries.Enqueue((logLevel, eventId.Id, formatter(state, exception)));
-        }
-    }
 }

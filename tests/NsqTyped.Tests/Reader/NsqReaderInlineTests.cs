@@ -1,0 +1,87 @@
+using Microsoft.Extensions.Logging;
+using NsqTyped.Tests.Support;
+using static NsqTyped.Tests.Reader.ReaderTestKit;
+
+namespace NsqTyped.Tests.Reader;
+
+/// <summary>
+/// At MaxInFlight 1 a connection's read loop runs the handler itself (docs/reader.md, "The message path"). A
+/// handler that blocks its thread must still not stop the connection: the inline watchdog moves reading on.
+/// </summary>
+public sealed class NsqReaderInlineTests(NsqTestServers servers)
+{
+    private const int HeartbeatAnswered = 1005;
+    private const int WatchdogExpired = 1006;
+    private const int ConnectionFailed = 1004;
+    private const int InlineHandlerBlocked = 1013;
+
+    private readonly string _topic = NsqTestServers.UniqueTopic("inline");
+    private readonly string _channel = NsqTestServers.UniqueChannel("ch");
+    private readonly RecordingLoggerProvider _log = new();
+
+    private NsqReaderOptions OptionsWith(ILoggerFactory logging, TimeSpan heartbeat) => Fast(_topic, _channel) with
+    {
+        NsqdTcpAddresses = [servers.NsqdTcpAddress],
+        MaxInFlight = 1,
+        Connection = NsqdConnectionOptions.Default with { HeartbeatInterval = heartbeat, LoggerFactory = logging },
+    };
+
+    [Fact]
+    public async Task A_handler_blocking_on_a_publish_through_its_own_Reader_completes()
+    {
+        using var logging = LoggerFactory.Create(b => b.AddProvider(_log).SetMinimumLevel(LogLevel.Trace));
+        var echoes = NsqTestServers.UniqueTopic("echo");
+        var handled = 0;
+        NsqReader? self = null;
+        await using var reader = new NsqReader(OptionsWith(logging, TimeSpan.FromSeconds(5)), (m, _) =>
+        {
+            // Sync over async: nsqd's OK for this publish arrives on the very connection that delivered m.
+            self!.PublishAsync(echoes, m.Body).AsTask().GetAwaiter().GetResult();
+            Interlocked.Increment(ref handled);
+            return ValueTask.CompletedTask;
+        });
+        self = reader;
+        await reader.StartAsync(TestContext.Current.CancellationToken);
+
+        await PublishAsync(servers.NsqdTcpAddress, _topic, 3);
+
+        await WaitUntilAsync(() => Volatile.Read(ref handled) == 3, "every handler's publish was acknowledged");
+        await WaitUntilAsync(async () => await ChannelStatsAsync(servers.NsqdHttpAddress.ToString(), _topic, _channel) is { Depth: 0, InFlightCount: 0 }, "every message finished");
+        using var http = new NsqdHttpClient(servers.NsqdHttpAddress.ToString());
+        var stats = await http.StatsAsync(echoes, cancellationToken: TestContext.Current.CancellationToken);
+        Assert.Equal(3, stats.FindTopic(echoes)?.MessageCount);
+        Assert.True(_log.Count(InlineHandlerBlocked) >= 1, "the watchdog reports the blocked read loop");
+        Assert.Equal(0, _log.Count(ConnectionFailed));
+    }
+
+    [Fact]
+    public async Task A_handler_blocking_for_several_heartbeats_keeps_its_connection()
+    {
+        using var logging = LoggerFactory.Create(b => b.AddProvider(_log).SetMinimumLevel(LogLevel.Trace));
+        using var release = new ManualResetEventSlim();
+        var heartbeatsAtStart = -1;
+        var handled = 0;
+        await using var reader = new NsqReader(OptionsWith(logging, TimeSpan.FromSeconds(1)), (_, _) =>
+        {
+            Volatile.Write(ref heartbeatsAtStart, _log.Count(HeartbeatAnswered));
+            release.Wait(WaitLimit);
+            Interlocked.Increment(ref handled);
+            return ValueTask.CompletedTask;
+        });
+        await reader.StartAsync(TestContext.Current.CancellationToken);
+
+        await PublishAsync(servers.NsqdTcpAddress, _topic, 1);
+
+        // Three heartbeats answered while the handler holds its thread: over two intervals without reading would
+        // have the client's liveness check (and nsqd) close the connection.
+        await WaitUntilAsync(() => Volatile.Read(ref heartbeatsAtStart) >= 0 && _log.Count(HeartbeatAnswered) >= Volatile.Read(ref heartbeatsAtStart) + 3, "heartbeats answered while the handler blocks");
+        Assert.Equal(0, Volatile.Read(ref handled));
+        release.Set();
+
+        await WaitUntilAsync(async () => await ChannelStatsAsync(servers.NsqdHttpAddress.ToString(), _topic, _channel) is { Depth: 0, InFlightCount: 0 }, "the message finished");
+        Assert.Equal(1, Volatile.Read(ref handled));
+        Assert.Equal(0, _log.Count(WatchdogExpired));
+        Assert.Equal(0, _log.Count(ConnectionFailed));
+        Assert.Single(reader.Connections);
+    }
+}
