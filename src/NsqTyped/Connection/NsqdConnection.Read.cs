@@ -1,6 +1,7 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Pipelines;
+using Microsoft.Extensions.Logging;
 using NsqTyped.Internal;
 using NsqTyped.Protocol;
 
@@ -14,6 +15,7 @@ public sealed partial class NsqdConnection
     private long _inlineTicket;
     private long _inlineRunning;
     private long _inlineSeen;
+    private int _inlineBlockReported;
     private NsqMessage? _inlinePending;
     private PipeReader? _pipeReader;
     private readonly TaskCompletionSource<Exception?> _readEnd = new(TaskCreationOptions.RunContinuationsAsynchronously);
@@ -168,7 +170,9 @@ public sealed partial class NsqdConnection
 
         if (Interlocked.CompareExchange(ref _inlineRunning, Migrated, running) == running)
         {
-            Log.InlineHandlerBlocked(_logger, Address, InlineWatchdog.Period.TotalMilliseconds);
+            // A warning the first time on a connection; a handler that computes for long before it awaits does it every time.
+            var level = Interlocked.Exchange(ref _inlineBlockReported, 1) == 0 ? LogLevel.Warning : LogLevel.Debug;
+            Log.InlineHandlerBlocked(_logger, level, Address, InlineWatchdog.Period.TotalMilliseconds);
             _ = Task.Run(() => ReadFramesAsync(_pipeReader!), CancellationToken.None);
         }
     }
