@@ -61,17 +61,14 @@ public sealed partial class NsqdConnection
     internal Task WaitInFlightEmptyAsync(CancellationToken cancellationToken) => _ledger.WaitEmptyAsync(cancellationToken);
 
     /// <summary>
-    /// REQ for a failed message, preceded in the same write by RDY 0 when <paramref name="pause"/> is set
-    /// and the connection still has a window open: nsqd processes commands in order, so it cannot hand the
-    /// freed slot straight back before the Reader's backoff takes hold (go-nsq writes RDY 0 first too).
+    /// REQ, without the <see cref="NsqdConnectionOptions.MaxReqTimeout"/> check (a Reader's delays are checked by
+    /// its options, and nsqd clamps a handler's own). With <paramref name="pause"/> (a failure that backs off) it is
+    /// preceded in the same write by RDY 0 while the connection still has a window open: nsqd processes commands
+    /// in order, so it cannot hand the freed slot straight back before the Reader's backoff takes hold (go-nsq
+    /// writes RDY 0 first too).
     /// </summary>
     internal ValueTask RequeueAsync(NsqMessageId messageId, TimeSpan delay, bool backoff, bool pause, CancellationToken cancellationToken)
     {
-        if (!pause)
-        {
-            return RequeueCoreAsync(messageId, delay, backoff, cancellationToken);
-        }
-
         ArgumentOutOfRangeException.ThrowIfLessThan(delay, TimeSpan.Zero);
         if (cancellationToken.IsCancellationRequested)
         {
@@ -80,19 +77,23 @@ public sealed partial class NsqdConnection
 
         lock (_writeLock)
         {
-            if (_state != StateOpen)
+            if (!CanSend)
             {
                 return NotSent("REQ");
             }
 
-            if (_lastReady > 0)
+            if (pause)
             {
-                NsqCommandWriter.WriteRdy(_buffer, 0);
-                _lastReady = 0;
+                if (_lastReady > 0)
+                {
+                    NsqCommandWriter.WriteRdy(_buffer, 0);
+                    _lastReady = 0;
+                }
+
+                // Until the owner has taken the failure into account, no RDY it decided earlier may reopen the window.
+                _readyHeld = true;
             }
 
-            // Until the owner has taken the failure into account, no RDY it decided earlier may reopen the window.
-            _readyHeld = true;
             NsqCommandWriter.WriteReq(_buffer, messageId, (long)delay.TotalMilliseconds);
 
             // Out of the ledger before the write loop can send it: once nsqd has it, the freed slot may bring a

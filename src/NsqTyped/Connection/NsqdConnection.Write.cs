@@ -567,39 +567,7 @@ public sealed partial class NsqdConnection
     public ValueTask RequeueAsync(NsqMessageId messageId, TimeSpan delay, bool backoff = true, CancellationToken cancellationToken = default)
     {
         PublishValidation.ThrowIfInvalidDelay(delay, Options.MaxReqTimeout, MaxReqTimeoutName, "REQ", nameof(delay));
-        return RequeueCoreAsync(messageId, delay, backoff, cancellationToken);
-    }
-
-    /// <summary>REQ without the <see cref="NsqdConnectionOptions.MaxReqTimeout"/> check: a Reader's delays are checked by its options, and nsqd clamps a handler's own.</summary>
-    private ValueTask RequeueCoreAsync(NsqMessageId messageId, TimeSpan delay, bool backoff, CancellationToken cancellationToken)
-    {
-        ArgumentOutOfRangeException.ThrowIfLessThan(delay, TimeSpan.Zero);
-        if (cancellationToken.IsCancellationRequested)
-        {
-            return ValueTask.FromCanceled(cancellationToken);
-        }
-
-        lock (_writeLock)
-        {
-            if (!CanSend)
-            {
-                return NotSent("REQ");
-            }
-
-            NsqCommandWriter.WriteReq(_buffer, messageId, (long)delay.TotalMilliseconds);
-
-            // Out of the ledger before the write loop can send it: once nsqd has it, the freed slot may bring a
-            // new message at once, and the RDY ceiling check must not count the answered one with it.
-            _ledger.Remove(messageId);
-        }
-
-        SendAnswer();
-        if (Requeued is not null)
-        {
-            RaiseEvent(new NsqRequeuedEventArgs(messageId, delay, backoff));
-        }
-
-        return ValueTask.CompletedTask;
+        return RequeueAsync(messageId, delay, backoff, pause: false, cancellationToken);
     }
 
     /// <summary>Sends TOUCH for <paramref name="messageId"/> (gnsq <c>touch</c>): nsqd resets its timeout.</summary>

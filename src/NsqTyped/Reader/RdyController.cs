@@ -70,7 +70,6 @@ internal sealed class RdyController<TConn>
     private readonly Func<TConn, int> _inFlight;
     private readonly Func<TConn, DateTimeOffset?> _lastActivity;
     private long _nextSequence;
-    private int _draining;
     private ConnState? _testConn;
 
     /// <summary>Creates the controller.</summary>
@@ -115,8 +114,8 @@ internal sealed class RdyController<TConn>
     /// <summary>When the current backoff wait ends (only in <see cref="RdyPhase.BackingOff"/>).</summary>
     public DateTimeOffset BackoffUntil { get; private set; }
 
-    /// <summary>Connections that take part in the distribution (draining ones excluded).</summary>
-    public int ConnectionCount => _conns.Count - _draining;
+    /// <summary>Connections that take part in the distribution.</summary>
+    public int ConnectionCount => _conns.Count;
 
     /// <summary>
     /// Some connection's RDY is held below its share because messages still in flight elsewhere use the
@@ -166,39 +165,12 @@ internal sealed class RdyController<TConn>
         Rebalance(now);
     }
 
-    /// <summary>
-    /// A connection is being retired (its producer vanished): RDY 0 at once and never more, but its
-    /// messages in flight keep their part of the budget until <see cref="Remove"/>.
-    /// </summary>
-    public void Retire(TConn conn)
-    {
-        if (!_conns.TryGetValue(conn, out var state) || state.Draining)
-        {
-            return;
-        }
-
-        state.Draining = true;
-        _draining++;
-        if (ReferenceEquals(_testConn, state))
-        {
-            _testConn = null;
-            PickTestConnection();
-        }
-
-        Rebalance(_time.GetUtcNow());
-    }
-
     /// <summary>A connection is gone; its RDY went with it, so others may get more.</summary>
     public void Remove(TConn conn)
     {
         if (!_conns.Remove(conn, out var state))
         {
             return;
-        }
-
-        if (state.Draining)
-        {
-            _draining--;
         }
 
         if (ReferenceEquals(_testConn, state))
@@ -222,7 +194,7 @@ internal sealed class RdyController<TConn>
             return;
         }
 
-        if (Phase == RdyPhase.Flowing && !s.Active && !s.Draining && ConnectionCount <= MaxInFlight)
+        if (Phase == RdyPhase.Flowing && !s.Active && ConnectionCount <= MaxInFlight)
         {
             Rebalance(_time.GetUtcNow());
         }
@@ -309,7 +281,7 @@ internal sealed class RdyController<TConn>
             case RdyPhase.Flowing when ConnectionCount > MaxInFlight:
                 foreach (var s in _conns.Values)
                 {
-                    if (s.Rdy > 0 && !s.Draining)
+                    if (s.Rdy > 0)
                     {
                         Consider(HolderExpiry(s, now));
                     }
@@ -365,7 +337,7 @@ internal sealed class RdyController<TConn>
         _scratch.Clear();
         foreach (var s in _conns.Values)
         {
-            if (s.MaxRdy > 0 && !s.Draining && !ReferenceEquals(s, exclude))
+            if (s.MaxRdy > 0 && !ReferenceEquals(s, exclude))
             {
                 _scratch.Add(s);
             }
@@ -373,7 +345,7 @@ internal sealed class RdyController<TConn>
 
         if (_scratch.Count == 0)
         {
-            _testConn = exclude is not null && exclude.MaxRdy > 0 && !exclude.Draining ? exclude : null;
+            _testConn = exclude is not null && exclude.MaxRdy > 0 ? exclude : null;
             return;
         }
 
@@ -484,7 +456,7 @@ internal sealed class RdyController<TConn>
         foreach (var s in _conns.Values)
         {
             s.Active = false;
-            if (s.Rdy > 0 && !s.Draining && now < HolderExpiry(s, now))
+            if (s.Rdy > 0 && now < HolderExpiry(s, now))
             {
                 s.Target = 1;
                 holders++;
@@ -494,7 +466,7 @@ internal sealed class RdyController<TConn>
         _scratch.Clear();
         foreach (var s in _conns.Values)
         {
-            if (s.Target == 0 && s.MaxRdy > 0 && !s.Draining)
+            if (s.Target == 0 && s.MaxRdy > 0)
             {
                 _scratch.Add(s);
             }
@@ -542,12 +514,6 @@ internal sealed class RdyController<TConn>
         _scratch.Clear();
         foreach (var s in _conns.Values)
         {
-            if (s.Draining)
-            {
-                s.Active = false;
-                continue;
-            }
-
             // Active: it had a delivery or an answer within the idle timeout, or it has messages in flight.
             s.Active = now < ActiveUntil(s, now);
             if (s.Active)
@@ -669,9 +635,6 @@ internal sealed class RdyController<TConn>
         public long Target { get; set; }
 
         public bool Active { get; set; }
-
-        /// <summary>Retired: RDY 0 for good, its in-flight messages still count.</summary>
-        public bool Draining { get; set; }
 
         public DateTimeOffset GrantedAt { get; set; } = addedAt;
 

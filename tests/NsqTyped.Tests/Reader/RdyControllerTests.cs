@@ -435,7 +435,6 @@ public sealed class RdyControllerTests
         var h = new Harness(maxInFlight, maxBackoff: TimeSpan.FromSeconds(4), seed: seed);
         var random = new Random(seed);
         var live = new List<string>();
-        var draining = new List<string>();
         var next = 0;
         long delivered = 0;
 
@@ -448,27 +447,15 @@ public sealed class RdyControllerTests
                     h.Add(name, maxRdy: random.Next(4) == 0 ? random.Next(1, 5) : 2500);
                     live.Add(name);
                     break;
-                case 1 when live.Count > 0:
-                    // A producer vanishes from lookupd: RDY 0, its messages still in flight.
-                    var retired = live[random.Next(live.Count)];
-                    live.Remove(retired);
-                    draining.Add(retired);
-                    h.Controller.Retire(retired);
-                    break;
-                case 2 when draining.Count > 0 || live.Count > 0:
+                case 1 or 2 when live.Count > 0:
                     // A connection drops: nothing can be answered on it any more.
-                    var pool = draining.Count > 0 && random.Next(2) == 0 ? draining : live;
-                    if (pool.Count > 0)
-                    {
-                        var gone = pool[random.Next(pool.Count)];
-                        pool.Remove(gone);
-                        h.Remove(gone);
-                    }
-
+                    var gone = live[random.Next(live.Count)];
+                    live.Remove(gone);
+                    h.Remove(gone);
                     break;
                 case 3 or 4 or 5 or 6:
                     // nsqd delivers wherever a connection's in-flight count is below its RDY.
-                    var open = live.Concat(draining).Where(c => h.InFlight.GetValueOrDefault(c) < h.Rdy(c)).ToList();
+                    var open = live.Where(c => h.InFlight.GetValueOrDefault(c) < h.Rdy(c)).ToList();
                     if (open.Count > 0)
                     {
                         h.Deliver(open[random.Next(open.Count)]);
@@ -477,7 +464,7 @@ public sealed class RdyControllerTests
 
                     break;
                 case 7 or 8 or 9:
-                    var busy = live.Concat(draining).Where(c => h.InFlight.GetValueOrDefault(c) > 0).ToList();
+                    var busy = live.Where(c => h.InFlight.GetValueOrDefault(c) > 0).ToList();
                     if (busy.Count > 0)
                     {
                         var outcome = random.Next(12) switch { 0 => RdyOutcome.Failure, 1 => RdyOutcome.Neutral, _ => RdyOutcome.Success };
@@ -494,10 +481,6 @@ public sealed class RdyControllerTests
             var inFlight = h.InFlight.Values.Sum();
             Assert.True(inFlight <= maxInFlight, $"step {step}: {inFlight} messages in flight, max_in_flight {maxInFlight}");
             Assert.True(h.Wire.Values.Sum() <= maxInFlight);
-            foreach (var c in draining)
-            {
-                Assert.Equal(0, h.Rdy(c));
-            }
         }
 
         Assert.True(delivered > 500, $"the churn should deliver many messages ({delivered})");
