@@ -17,7 +17,7 @@ public sealed class NsqMessage
     /// <param name="id">The message id.</param>
     /// <param name="attempts">Delivery attempts including this one.</param>
     /// <param name="timestampNanoseconds">Publish time in nanoseconds since the Unix epoch.</param>
-    /// <param name="body">The body (owned by the message).</param>
+    /// <param name="body">The body; the message keeps it as given, so it must not change afterwards.</param>
     /// <param name="responder">Where FIN/REQ/TOUCH go.</param>
     public NsqMessage(NsqMessageId id, ushort attempts, long timestampNanoseconds, ReadOnlyMemory<byte> body, INsqMessageResponder responder)
     {
@@ -42,6 +42,14 @@ public sealed class NsqMessage
     public DateTimeOffset Timestamp => DateTimeOffset.UnixEpoch.AddTicks(TimestampNanoseconds / 100);
 
     /// <summary>The message body.</summary>
+    /// <remarks>
+    /// It stays valid and unchanged for as long as it is referenced, after FIN or REQ too: the client never
+    /// reuses its memory. To save an allocation per message, bodies of up to 1 KiB that arrive on the same
+    /// connection are carved out of one shared 8 KiB array (<c>MemoryMarshal.TryGetArray</c> returns a
+    /// segment of it; the bytes outside the segment belong to other messages): never write into a body.
+    /// Keeping a body keeps that array alive, so to hold a few small bodies for long, keep
+    /// <c>Body.ToArray()</c> instead.
+    /// </remarks>
     public ReadOnlyMemory<byte> Body { get; }
 
     /// <summary>
