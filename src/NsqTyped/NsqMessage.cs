@@ -11,7 +11,10 @@ namespace NsqTyped;
 public sealed class NsqMessage
 {
     private readonly INsqMessageResponder _responder;
-    private int _responded;
+
+    // A byte, not an int: the fields then take 55 bytes instead of 58, and the object (with its 16-byte header,
+    // rounded to 8) 72 bytes instead of 80. It is the one allocation per consumed message.
+    private byte _responded;
 
     /// <summary>Creates a message. The runtime creates them; tests may too, with their own responder.</summary>
     /// <param name="id">The message id.</param>
@@ -99,7 +102,7 @@ public sealed class NsqMessage
     }
 
     /// <summary>Marks the message answered for a response the runtime sends itself; false when it already was.</summary>
-    internal bool TryMarkResponded() => Interlocked.Exchange(ref _responded, 1) == 0;
+    internal bool TryMarkResponded() => Interlocked.Exchange(ref _responded, (byte)1) == 0;
 
     private void MarkResponded()
     {
