@@ -19,14 +19,18 @@ public sealed class MessageBodyTests(NsqTestServers servers)
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    [Fact]
-    public async Task Bodies_of_a_bare_connection_stay_intact_after_later_messages_and_after_fin()
+    [Theory]
+    [InlineData("none")]
+    [InlineData("snappy")]
+    [InlineData("deflate")]
+    public async Task Bodies_of_a_bare_connection_stay_intact_after_later_messages_and_after_fin(string compression)
     {
         var topic = NsqTestServers.UniqueTopic("bodies");
         const int count = 600;
         await PublishNumberedAsync(topic, count);
 
-        await using var consumer = await TestConsumer.StartAsync(servers.NsqdTcpAddress, topic, ready: 200);
+        var options = NsqdConnectionOptions.Default with { Snappy = compression == "snappy", Deflate = compression == "deflate" };
+        await using var consumer = await TestConsumer.StartAsync(servers.NsqdTcpAddress, topic, options: options, ready: 200);
         var received = new List<NsqMessage>();
         for (var i = 0; i < count; i++)
         {
