@@ -35,21 +35,15 @@ public sealed class BodySlabTests
     public void A_body_that_does_not_fit_starts_a_new_slab_and_leaves_the_full_one_untouched()
     {
         var slab = new BodySlab();
-        var kept = new List<(ReadOnlyMemory<byte> Body, byte[] Expected)>();
 
         // 8 bodies of MaxSlabbedBody fill the slab exactly; the next one, of one byte, no longer fits.
-        for (var i = 0; i < 8; i++)
-        {
-            var expected = Pattern(i, BodySlab.MaxSlabbedBody);
-            kept.Add((slab.Copy(Sequence(expected)), expected));
-        }
+        var kept = CopyAll(slab, Enumerable.Range(0, 8).Select(i => Pattern(i, BodySlab.MaxSlabbedBody)));
 
         var full = Segment(kept[^1].Body);
         Assert.Equal(BodySlab.SlabSize, full.Offset + full.Count);
 
-        var next = Pattern(100, 1);
-        var body = slab.Copy(Sequence(next));
-        kept.Add((body, next));
+        kept.AddRange(CopyAll(slab, [Pattern(100, 1)]));
+        var body = kept[^1].Body;
 
         var fresh = Segment(body);
         Assert.NotSame(full.Array, fresh.Array);
@@ -61,24 +55,12 @@ public sealed class BodySlabTests
     public void A_slab_with_room_left_is_abandoned_when_the_next_body_does_not_fit_and_is_never_written_again()
     {
         var slab = new BodySlab();
-        var kept = new List<(ReadOnlyMemory<byte> Body, byte[] Expected)>();
-        for (var i = 0; i < 7; i++)
-        {
-            var expected = Pattern(i, BodySlab.MaxSlabbedBody);
-            kept.Add((slab.Copy(Sequence(expected)), expected));
-        }
-
-        var almost = Pattern(7, BodySlab.MaxSlabbedBody - 10);
-        kept.Add((slab.Copy(Sequence(almost)), almost));
+        var kept = CopyAll(slab, Enumerable.Range(0, 7).Select(i => Pattern(i, BodySlab.MaxSlabbedBody)).Append(Pattern(7, BodySlab.MaxSlabbedBody - 10)));
         var old = Segment(kept[^1].Body).Array!;
         var tail = old.AsSpan(BodySlab.SlabSize - 10).ToArray();
 
         // 11 bytes do not fit in the 10 left: a new slab, and many more bodies after it.
-        for (var i = 0; i < 500; i++)
-        {
-            var expected = Pattern(1000 + i, 11 + (i % 300));
-            kept.Add((slab.Copy(Sequence(expected)), expected));
-        }
+        kept.AddRange(CopyAll(slab, Enumerable.Range(0, 500).Select(i => Pattern(1000 + i, 11 + (i % 300)))));
 
         Assert.Equal(tail, old.AsSpan(BodySlab.SlabSize - 10).ToArray());
         Assert.All(tail, b => Assert.Equal(0, b));
@@ -184,4 +166,8 @@ public sealed class BodySlabTests
     }
 
     private static ReadOnlySequence<byte> Sequence(byte[] bytes) => new(bytes);
+
+    /// <summary>Copies each body in turn, keeping what came back next to what was copied.</summary>
+    private static List<(ReadOnlyMemory<byte> Body, byte[] Expected)> CopyAll(BodySlab slab, IEnumerable<byte[]> bodies) =>
+        [.. bodies.Select(expected => (slab.Copy(Sequence(expected)), expected))];
 }
