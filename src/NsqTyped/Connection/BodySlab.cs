@@ -19,10 +19,12 @@ namespace NsqTyped.Internal;
 /// share slabs of <see cref="SlabSize"/>; larger ones get their own array, where a slab would save
 /// little (the 24-byte array header is under 2.4% of such a body) and would leave up to a body's size
 /// unused at the end of a slab. So one referenced message keeps at most 8 KiB (plus the array header)
-/// alive beyond its own object, whatever its size; a connection whose in-flight window is
-/// <c>MaxInFlight</c> keeps at most <c>MaxInFlight</c> × 8 KiB plus its current slab alive through its
-/// own references (20 MiB at <c>MaxInFlight</c> 2500, only when every message in flight sits in a
-/// different slab; messages answered in about the order they arrived share slabs, ≈ 40 of 200 B each).
+/// alive beyond its own object, whatever its size. A Reader references only the messages in its work
+/// queue (at most <c>MaxInFlight</c>) and in its running handlers, so through its own references it keeps
+/// at most (<c>MaxInFlight</c> + handlers running + one message per connection waiting for queue room) × 8 KiB,
+/// plus each connection's current slab, alive:
+/// about 20 MiB at <c>MaxInFlight</c> 2500, and only when every one of those messages sits in a different
+/// slab; messages answered in about the order they arrived share slabs (≈ 40 of 200 B each).
 /// An application that keeps a few bodies for long should keep <c>Body.ToArray()</c> instead.
 /// </para>
 /// <para>
