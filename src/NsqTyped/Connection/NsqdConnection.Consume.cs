@@ -37,6 +37,7 @@ internal interface INsqMessageSink
 
 public sealed partial class NsqdConnection
 {
+    private readonly BodySlab _bodies = new();
     private INsqMessageSink? _sink;
     private bool _readyHeld;
 
@@ -190,9 +191,9 @@ public sealed partial class NsqdConnection
 
     /// <summary>
     /// The read loop's handling of one message frame: into the ledger, then one <see cref="NsqMessage"/>
-    /// (the body is the one copy out of the receive buffer) to the sink or the <see cref="MessageReceived"/>
-    /// event. A message that ends its read (<paramref name="last"/>) may be claimed by the sink to run inline.
-    /// Returns the message when the sink's queue is full and the read loop must wait for room.
+    /// (the body is the one copy out of the receive buffer, into a <see cref="BodySlab"/>) to the sink or the
+    /// <see cref="MessageReceived"/> event. A message that ends its read (<paramref name="last"/>) may be claimed
+    /// by the sink to run inline. Returns the message when the sink's queue is full and the read loop must wait for room.
     /// </summary>
     /// <exception cref="NsqProtocolException">nsqd pushed more messages than any RDY count this connection sent.</exception>
     private NsqMessage? OnMessageFrame(in NsqFrame frame, bool last)
@@ -203,7 +204,7 @@ public sealed partial class NsqdConnection
         var sink = _sink;
         if (sink is not null)
         {
-            var message = new NsqMessage(view.Id, view.Attempts, view.TimestampNanoseconds, view.Body.ToArray(), sink.Responder);
+            var message = new NsqMessage(view.Id, view.Attempts, view.TimestampNanoseconds, _bodies.Copy(view.Body), sink.Responder);
             if (last && sink.RunsInline && sink.TryClaimInline())
             {
                 // Run by the read loop once it has released this read's buffer (ReadFramesAsync).
@@ -220,7 +221,7 @@ public sealed partial class NsqdConnection
             return null;
         }
 
-        RaiseEvent(new NsqMessageEventArgs(new NsqMessage(view.Id, view.Attempts, view.TimestampNanoseconds, view.Body.ToArray(), this)));
+        RaiseEvent(new NsqMessageEventArgs(new NsqMessage(view.Id, view.Attempts, view.TimestampNanoseconds, _bodies.Copy(view.Body), this)));
         return null;
     }
 }
