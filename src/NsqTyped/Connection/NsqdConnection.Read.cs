@@ -21,7 +21,7 @@ public sealed partial class NsqdConnection
         {
             while (Volatile.Read(ref _state) == StateOpen)
             {
-                var result = await reader.ReadAsync(_lifetime.Token).ConfigureAwait(false);
+                var result = await new DeferringRead(this, reader.ReadAsync(_lifetime.Token));
                 Volatile.Write(ref _lastReceived, Environment.TickCount64);
                 var buffer = result.Buffer;
                 while (true)
@@ -52,6 +52,7 @@ public sealed partial class NsqdConnection
 
                     if (waiting is not null)
                     {
+                        CompleteDeferred(inline: false);
                         // The consumer's bounded queue is full: wait for room (the frames behind stay in the pipe).
                         await _sink!.DeliverAsync(waiting, _lifetime.Token).ConfigureAwait(false);
                     }
@@ -84,6 +85,7 @@ public sealed partial class NsqdConnection
         }
         finally
         {
+            CompleteDeferred(inline: false);
             await reader.CompleteAsync().ConfigureAwait(false);
         }
 

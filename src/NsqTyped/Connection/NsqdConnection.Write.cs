@@ -1,6 +1,8 @@
 using System.Buffers;
 using System.Diagnostics;
+using System.IO.Pipelines;
 using System.Net.Sockets;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
 using NsqTyped.Diagnostics;
@@ -30,6 +32,9 @@ public sealed partial class NsqdConnection
 
     private readonly Dictionary<string, PublishQueue> _queues = new(StringComparer.Ordinal);
     private bool _draining;
+
+    // Read loop only: an answered lone command whose caller is told once the read loop has started its next read.
+    private PendingOperation? _deferred;
 
     private readonly TimeoutBuckets _timeouts;
     private Timer? _lingerTimer;
@@ -238,6 +243,7 @@ public sealed partial class NsqdConnection
     /// </summary>
     private void CompletePending(in NsqFrame response)
     {
+        CompleteDeferred(inline: false);
         if (!_pending.TryDequeue(out var op))
         {
             Log.UnexpectedResponse(_logger, Address);
@@ -279,12 +285,126 @@ public sealed partial class NsqdConnection
             WriteNowOrSignal();
         }
 
-        CompleteCommand(op, error: null);
+        if (op.NextInBatch is null)
+        {
+            Defer(op);
+        }
+        else
+        {
+            CompleteCommand(op, error: null);
+        }
+    }
+
+    /// <summary>
+    /// Read loop: an answered lone command (a synchronous publish's PUB, typically) is claimed now, its room
+    /// given back to its producer, and its caller told once the read loop has started its next read
+    /// (<see cref="DeferringRead"/>): then the caller's continuation runs on the thread the read loop leaves,
+    /// instead of being queued for another thread-pool thread (a hop, and a thread woken, per publish).
+    /// </summary>
+    private void Defer(PendingOperation op)
+    {
+        if (!op.TryClaim())
+        {
+            // Timed out or canceled meanwhile: nothing to tell the caller.
+            op.ReleaseFromQueue();
+            return;
+        }
+
+        op.Owner?.Completed(1, op.OwnerBytes);
+        _deferred = op;
+    }
+
+    /// <summary>
+    /// Read loop: tells the caller of the answered command kept back by <see cref="Defer"/>, if any — on this
+    /// thread when <paramref name="inline"/> (only once the read loop no longer depends on this thread), or
+    /// by queuing the caller's continuation to the thread pool as for any other completion.
+    /// </summary>
+    private void CompleteDeferred(bool inline)
+    {
+        if (_deferred is not { } op)
+        {
+            return;
+        }
+
+        _deferred = null;
+        if (inline)
+        {
+            op.SetClaimedResultInline();
+        }
+        else
+        {
+            op.SetClaimedResult();
+        }
+
+        op.ReleaseFromQueue();
+    }
+
+    /// <summary>
+    /// Awaits the read loop's next read and, when that read has to wait for data, tells the caller kept back
+    /// by <see cref="Defer"/> on this thread <b>after</b> the read loop's continuation is registered with the
+    /// read. The read loop therefore never depends on the caller's code: if that code blocks, the next data
+    /// resumes the read loop on another thread as usual. When the read completes at once (more data was
+    /// waiting), the caller is told through the thread pool instead, and the read loop goes on here.
+    /// </summary>
+    private readonly struct DeferringRead(NsqdConnection connection, ValueTask<ReadResult> read) : ICriticalNotifyCompletion
+    {
+        private readonly ConfiguredValueTaskAwaitable<ReadResult>.ConfiguredValueTaskAwaiter _read = read.ConfigureAwait(false).GetAwaiter();
+
+        public bool IsCompleted
+        {
+            get
+            {
+                if (!_read.IsCompleted)
+                {
+                    return false;
+                }
+
+                connection.CompleteDeferred(inline: false);
+                return true;
+            }
+        }
+
+        public DeferringRead GetAwaiter() => this;
+
+        public ReadResult GetResult() => _read.GetResult();
+
+        public void OnCompleted(Action continuation)
+        {
+            var deferred = connection.TakeDeferred();
+            _read.OnCompleted(continuation);
+            Complete(deferred);
+        }
+
+        public void UnsafeOnCompleted(Action continuation)
+        {
+            var deferred = connection.TakeDeferred();
+            _read.UnsafeOnCompleted(continuation);
+            Complete(deferred);
+        }
+
+        private static void Complete(PendingOperation? deferred)
+        {
+            if (deferred is not null)
+            {
+                // The read loop may already run on another thread: only the taken operation is touched here.
+                deferred.SetClaimedResultInline();
+                deferred.ReleaseFromQueue();
+            }
+        }
+    }
+
+    /// <summary>Read loop: takes the kept-back answered command, before the read loop's continuation is handed over.</summary>
+    private PendingOperation? TakeDeferred()
+    {
+        var op = _deferred;
+        _deferred = null;
+        return op;
     }
 
     /// <summary>A fatal error frame arrived: it answers the oldest pending command, and every publish coalesced into it fails with the same error.</summary>
     private void FailPending(NsqServerException error)
     {
+        CompleteDeferred(inline: false);
         if (_pending.TryDequeue(out var op))
         {
             CompleteCommand(op, error);

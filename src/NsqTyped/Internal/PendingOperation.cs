@@ -134,6 +134,7 @@ internal sealed class PendingOperation : IValueTaskSource
             op = new PendingOperation();
         }
 
+        op._core.RunContinuationsAsynchronously = true;
         op.Kind = kind;
         op._topic = topic;
         op._completed = 0;
@@ -191,6 +192,18 @@ internal sealed class PendingOperation : IValueTaskSource
 
     /// <summary>Completes an operation claimed with <see cref="TryClaim"/>; its owner's room was given back already.</summary>
     public void SetClaimedResult() => _core.SetResult(true);
+
+    /// <summary>
+    /// Completes an operation claimed with <see cref="TryClaim"/> and runs the awaiting caller's continuation
+    /// on this thread, unless the caller captured a synchronization context or scheduler (then it is posted
+    /// there). Only for a thread that no loop of the connection depends on any more (see
+    /// <c>NsqdConnection.DeferringRead</c>). The operation may be back in the pool when this returns.
+    /// </summary>
+    public void SetClaimedResultInline()
+    {
+        _core.RunContinuationsAsynchronously = false;
+        _core.SetResult(true);
+    }
 
     /// <inheritdoc cref="SetClaimedResult"/>
     public void SetClaimedException(Exception error) => _core.SetException(error);
