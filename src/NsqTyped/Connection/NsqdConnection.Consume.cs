@@ -20,18 +20,15 @@ internal interface INsqMessageSink
     ValueTask DeliverAsync(NsqMessage message, CancellationToken cancellationToken);
 
     /// <summary>
-    /// Whether the consumer may have the read loop run a message's handler itself (fixed for the sink's life):
-    /// the connection then has <see cref="InlineWatchdog"/> watch for a handler that holds the loop.
-    /// </summary>
-    bool RunsInline { get; }
-
-    /// <summary>
     /// At a message that ends its read (nothing else waits behind it): true when the consumer takes it through
     /// <see cref="RunInline"/> rather than its queue; the message then counts as delivered.
     /// </summary>
     bool TryClaimInline();
 
-    /// <summary>Runs a claimed message's handler on the calling (read loop) thread up to its first wait. Never throws.</summary>
+    /// <summary>
+    /// Runs a claimed message's handler on the calling thread up to its first wait: the thread the read loop
+    /// leaves once its next read is registered, or a thread-pool thread. Never throws.
+    /// </summary>
     void RunInline(NsqMessage message);
 }
 
@@ -205,9 +202,9 @@ public sealed partial class NsqdConnection
         if (sink is not null)
         {
             var message = new NsqMessage(view.Id, view.Attempts, view.TimestampNanoseconds, _bodies.Copy(view.Body), sink.Responder);
-            if (last && sink.RunsInline && sink.TryClaimInline())
+            if (last && sink.TryClaimInline())
             {
-                // Run by the read loop once it has released this read's buffer (ReadFramesAsync).
+                // Run on this thread once the read loop's next read is registered (DeferringRead).
                 _inlinePending = message;
                 return null;
             }

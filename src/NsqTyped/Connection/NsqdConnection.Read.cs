@@ -1,7 +1,6 @@
 using System.Buffers;
 using System.Buffers.Binary;
 using System.IO.Pipelines;
-using Microsoft.Extensions.Logging;
 using NsqTyped.Internal;
 using NsqTyped.Protocol;
 
@@ -9,16 +8,9 @@ namespace NsqTyped;
 
 public sealed partial class NsqdConnection
 {
-    // The read loop's stint while it runs a message's handler inline (see RunInline): 0 while it reads, the stint's
-    // ticket while the handler runs, Migrated once the watchdog handed reading to a new stint.
-    private const long Migrated = -1;
-    private long _inlineTicket;
-    private long _inlineRunning;
-    private long _inlineSeen;
-    private int _inlineBlockReported;
+    // A message the sink claimed to run on the read loop's thread (OnMessageFrame): it runs once the loop's next
+    // read is registered (DeferringRead), or on the thread pool when that read completes at once.
     private NsqMessage? _inlinePending;
-    private PipeReader? _pipeReader;
-    private readonly TaskCompletionSource<Exception?> _readEnd = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     private async Task ReadLoopAsync()
     {
@@ -28,43 +20,12 @@ public sealed partial class NsqdConnection
             _ledger.Timeout = TimeSpan.FromMilliseconds(settings.MsgTimeout);
         }
 
-        _pipeReader = reader;
-        var watched = _sink?.RunsInline == true;
-        if (watched)
-        {
-            InlineWatchdog.Watch(this);
-        }
-
-        Exception? error;
-        try
-        {
-            // The stints of the loop (one, unless a handler run inline blocked it and the watchdog moved reading on)
-            // report its end here; a stint that was moved on from just returns.
-            _ = ReadFramesAsync(reader);
-            error = await _readEnd.Task.ConfigureAwait(false);
-        }
-        finally
-        {
-            if (watched)
-            {
-                InlineWatchdog.Unwatch(this);
-            }
-
-            await reader.CompleteAsync().ConfigureAwait(false);
-        }
-
-        Close(error);
-    }
-
-    /// <summary>One stint of the read loop: reads and handles frames until the connection ends (reported to <see cref="_readEnd"/>) or the watchdog moves reading to a new stint.</summary>
-    private async Task ReadFramesAsync(PipeReader reader)
-    {
         Exception? error = null;
         try
         {
             while (Volatile.Read(ref _state) == StateOpen)
             {
-                var result = await reader.ReadAsync(_lifetime.Token).ConfigureAwait(false);
+                var result = await new DeferringRead(this, reader.ReadAsync(_lifetime.Token));
                 Volatile.Write(ref _lastReceived, Environment.TickCount64);
                 var buffer = result.Buffer;
                 while (true)
@@ -95,22 +56,13 @@ public sealed partial class NsqdConnection
 
                     if (waiting is not null)
                     {
+                        CompleteDeferred(inline: false);
                         // The consumer's bounded queue is full: wait for room (the frames behind stay in the pipe).
                         await _sink!.DeliverAsync(waiting, _lifetime.Token).ConfigureAwait(false);
                     }
                 }
 
                 reader.AdvanceTo(buffer.Start, buffer.End);
-                if (_inlinePending is { } inline)
-                {
-                    _inlinePending = null;
-                    if (!RunInline(inline))
-                    {
-                        // The handler blocked this thread and the watchdog moved reading on: the new stint owns the reader.
-                        return;
-                    }
-                }
-
                 if (result.IsCompleted)
                 {
                     error = buffer.IsEmpty
@@ -135,46 +87,13 @@ public sealed partial class NsqdConnection
         {
             // The connection was closed deliberately; the failed read is the expected consequence.
         }
-
-        _readEnd.TrySetResult(error);
-    }
-
-    /// <summary>
-    /// Runs the sink's handler for <paramref name="message"/> on the read loop's thread, up to the handler's first
-    /// wait. Returns false when the handler held the thread so long that <see cref="InlineWatchdog"/> moved reading
-    /// to a new stint (a handler that blocks synchronously, e.g. on a publish whose acknowledgement this very loop
-    /// has to read): this thread must then leave the reader alone.
-    /// </summary>
-    private bool RunInline(NsqMessage message)
-    {
-        var ticket = ++_inlineTicket;
-        Volatile.Write(ref _inlineRunning, ticket);
-        _sink!.RunInline(message);
-        return Interlocked.CompareExchange(ref _inlineRunning, 0, ticket) == ticket;
-    }
-
-    /// <summary>
-    /// The watchdog's check (every <see cref="InlineWatchdog.Period"/>): a handler run inline that was still running
-    /// at the previous check has held the read loop too long; a new stint takes over reading, so heartbeats,
-    /// acknowledgements and the liveness check go on while the handler finishes on its own.
-    /// </summary>
-    internal void CheckInlineRun()
-    {
-        var running = Volatile.Read(ref _inlineRunning);
-        var seen = _inlineSeen;
-        _inlineSeen = running;
-        if (running <= 0 || running != seen || Volatile.Read(ref _state) != StateOpen)
+        finally
         {
-            return;
+            CompleteDeferred(inline: false);
+            await reader.CompleteAsync().ConfigureAwait(false);
         }
 
-        if (Interlocked.CompareExchange(ref _inlineRunning, Migrated, running) == running)
-        {
-            // A warning the first time on a connection; a handler that computes for long before it awaits does it every time.
-            var level = Interlocked.Exchange(ref _inlineBlockReported, 1) == 0 ? LogLevel.Warning : LogLevel.Debug;
-            Log.InlineHandlerBlocked(_logger, level, Address, InlineWatchdog.Period.TotalMilliseconds);
-            _ = Task.Run(() => ReadFramesAsync(_pipeReader!), CancellationToken.None);
-        }
+        Close(error);
     }
 
     /// <summary>Bytes of a too-large message body still to be read past (read loop only).</summary>

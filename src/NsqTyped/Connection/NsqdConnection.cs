@@ -47,7 +47,7 @@ public sealed partial class NsqdConnection : INsqPublisher, INsqMessageResponder
 
     private readonly NsqEndpoint _endpoint;
     private readonly ILogger _logger;
-    private readonly object _writeLock = new();
+    private readonly Lock _writeLock = new();
     private readonly ConcurrentQueue<PendingOperation> _pending = new();
     private readonly Channel<EventArgs> _events = Channel.CreateUnbounded<EventArgs>(new UnboundedChannelOptions { SingleReader = true });
     private readonly CancellationTokenSource _lifetime = new();
@@ -86,6 +86,7 @@ public sealed partial class NsqdConnection : INsqPublisher, INsqMessageResponder
         Address = _endpoint.ToString();
         _logger = Options.LoggerFactory?.CreateLogger<NsqdConnection>() ?? (ILogger)NullLogger.Instance;
         _maxFrameSize = Options.MaxReadMessageSize + NsqMessageFrame.HeaderLength + 4;
+        _timeouts = new TimeoutBuckets(_writeLock);
     }
 
     /// <summary>Creates a connection and connects it (magic, IDENTIFY, upgrades, AUTH).</summary>

@@ -47,9 +47,6 @@ internal static partial class Log
     [LoggerMessage(EventId = 1012, Level = LogLevel.Warning, Message = "nsqd {Address} delivered message {MessageId} with a {Size}-byte body, above MaxReadMessageSize ({Limit} bytes); it is read past without being buffered and given up")]
     public static partial void MessageTooLarge(ILogger logger, string address, string messageId, int size, int limit);
 
-    [LoggerMessage(EventId = 1013, Message = "A message handler run on the read loop of nsqd {Address} held it for over {PeriodMs} ms (it blocks or computes before its first await); reading moved to another thread. Handlers that block (.Result, .Wait(), Thread.Sleep, synchronous I/O) should await instead")]
-    public static partial void InlineHandlerBlocked(ILogger logger, LogLevel level, string address, double periodMs);
-
     [LoggerMessage(EventId = 1100, Level = LogLevel.Debug, Message = "Producer connecting to nsqd {Address}")]
     public static partial void ProducerConnecting(ILogger logger, string address);
 

@@ -30,11 +30,23 @@ internal sealed class PendingOperation : IValueTaskSource
     private static readonly ConcurrentQueue<PendingOperation> s_pool = new();
     private static int s_pooledCount;
 
+    // A few released operations per thread, rented again by the same thread without touching the shared pool:
+    // a caller that awaits a publish and publishes again (the usual loop) reuses the operation it just released,
+    // still in its CPU's cache, instead of one another CPU last touched.
+    private const int ThreadCacheSize = 32;
+
+    [ThreadStatic]
+    private static PendingOperation?[]? t_cache;
+
+    [ThreadStatic]
+    private static int t_cached;
+
     private static readonly Action<object?, CancellationToken> s_onCanceled = static (state, token) =>
         ((PendingOperation)state!).TrySetException(new OperationCanceledException("The operation was canceled.", token));
 
     private ManualResetValueTaskSourceCore<bool> _core = new() { RunContinuationsAsynchronously = true };
     private TimeoutBuckets? _timeouts;
+    private TimeoutBucket? _bucket;
     private CancellationTokenRegistration _cancelRegistration;
     private TimeSpan _timeout;
     private string? _topic;
@@ -66,8 +78,15 @@ internal sealed class PendingOperation : IValueTaskSource
     /// <summary>The caller's <c>publish</c> span, tagged with the batch size when the batch goes out; usually <see langword="null"/>.</summary>
     public Activity? Activity { get; set; }
 
-    /// <summary>The timeout slot the operation is linked into while its timeout runs; only touched under that slot's lock.</summary>
-    public TimeoutBucket? Bucket { get; set; }
+    /// <summary>The timeout slot the operation is linked into while its timeout runs; only changed under that slot's lock.</summary>
+    public TimeoutBucket? Bucket
+    {
+        get => _bucket;
+        set => Volatile.Write(ref _bucket, value);
+    }
+
+    /// <summary>Whether the operation is linked into a timeout slot; read without the lock (see <see cref="TimeoutBuckets.Leave"/>).</summary>
+    public bool IsInBucket => Volatile.Read(ref _bucket) is not null;
 
     /// <summary>Whether <see cref="TryClaim"/> succeeded for this operation while its batch is being completed.</summary>
     public bool Claimed { get; set; }
@@ -99,15 +118,23 @@ internal sealed class PendingOperation : IValueTaskSource
 
     public static PendingOperation Rent(PendingKind kind, string? topic)
     {
-        if (!s_pool.TryDequeue(out var op))
+        PendingOperation? op;
+        var cache = t_cache;
+        if (cache is not null && t_cached > 0)
         {
-            op = new PendingOperation();
+            op = cache[--t_cached]!;
+            cache[t_cached] = null;
         }
-        else
+        else if (s_pool.TryDequeue(out op))
         {
             Interlocked.Decrement(ref s_pooledCount);
         }
+        else
+        {
+            op = new PendingOperation();
+        }
 
+        op._core.RunContinuationsAsynchronously = true;
         op.Kind = kind;
         op._topic = topic;
         op._completed = 0;
@@ -118,13 +145,24 @@ internal sealed class PendingOperation : IValueTaskSource
     /// <summary>Starts the timeout and observes <paramref name="cancellationToken"/>; call once the command is queued.</summary>
     public void Arm(TimeSpan timeout, CancellationToken cancellationToken, TimeoutBuckets timeouts)
     {
+        StartTimeout(timeout, timeouts);
+        Observe(cancellationToken);
+    }
+
+    /// <summary>Starts the timeout; the connection calls it while it holds its write lock (the buckets' lock), which makes it cheap.</summary>
+    public void StartTimeout(TimeSpan timeout, TimeoutBuckets timeouts)
+    {
         _timeout = timeout;
         if (timeout != Timeout.InfiniteTimeSpan)
         {
             _timeouts = timeouts;
             timeouts.Enter(timeout, this);
         }
+    }
 
+    /// <summary>Completes the operation with <see cref="OperationCanceledException"/> when <paramref name="cancellationToken"/> fires; call outside any lock.</summary>
+    public void Observe(CancellationToken cancellationToken)
+    {
         if (cancellationToken.CanBeCanceled)
         {
             _cancelRegistration = cancellationToken.UnsafeRegister(s_onCanceled, this);
@@ -154,6 +192,18 @@ internal sealed class PendingOperation : IValueTaskSource
 
     /// <summary>Completes an operation claimed with <see cref="TryClaim"/>; its owner's room was given back already.</summary>
     public void SetClaimedResult() => _core.SetResult(true);
+
+    /// <summary>
+    /// Completes an operation claimed with <see cref="TryClaim"/> and runs the awaiting caller's continuation
+    /// on this thread, unless the caller captured a synchronization context or scheduler (then it is posted
+    /// there). Only for a thread that no loop of the connection depends on any more (see
+    /// <c>NsqdConnection.DeferringRead</c>). The operation may be back in the pool when this returns.
+    /// </summary>
+    public void SetClaimedResultInline()
+    {
+        _core.RunContinuationsAsynchronously = false;
+        _core.SetResult(true);
+    }
 
     /// <inheritdoc cref="SetClaimedResult"/>
     public void SetClaimedException(Exception error) => _core.SetException(error);
@@ -228,6 +278,13 @@ internal sealed class PendingOperation : IValueTaskSource
         Queue = null;
         Owner = null;
         Activity = null;
+        var cache = t_cache ??= new PendingOperation?[ThreadCacheSize];
+        if (t_cached < cache.Length)
+        {
+            cache[t_cached++] = this;
+            return;
+        }
+
         if (Interlocked.Increment(ref s_pooledCount) <= MaxPooled)
         {
             s_pool.Enqueue(this);

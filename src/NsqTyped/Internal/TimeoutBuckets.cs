@@ -8,12 +8,18 @@ namespace NsqTyped.Internal;
 /// lock the bucket lookup takes anyway, disarming one an unlink, and neither allocates. A bucket's timer
 /// is disposed as soon as the bucket takes no more operations and the last one left it.
 /// </summary>
-internal sealed class TimeoutBuckets
+/// <remarks>
+/// The lock is the connection's write lock (<see cref="Lock"/> is reentrant): a publish is linked while the
+/// connection holds it anyway to queue the publish, and the read loop unlinks a whole answered command's
+/// publishes in the one lock section in which it also updates the topic's queue (<see cref="LeaveChain"/>).
+/// An answered publish therefore costs its caller no lock of its own when it is returned to the pool.
+/// </remarks>
+internal sealed class TimeoutBuckets(Lock gate)
 {
     private const long SlotMilliseconds = 10;
 
     // One lock for the cache and every bucket's list: a bucket's operations, its timer and its cache place change together.
-    private readonly object _lock = new();
+    private readonly Lock _lock = gate;
     private TimeoutBucket? _recent;
     private TimeoutBucket? _older;
 
@@ -60,34 +66,62 @@ internal sealed class TimeoutBuckets
     }
 
     /// <summary>Unlinks <paramref name="op"/> from its bucket, if it is in one; its timeout no longer fires.</summary>
+    /// <remarks>
+    /// Called when the operation goes back to the pool. An operation unlinked already (by <see cref="LeaveChain"/>
+    /// or by its timeout firing) costs no lock: <see cref="Fire"/> lets go of an operation's link only after it
+    /// is done with the operation, so seeing no link means nothing here touches it any more.
+    /// </remarks>
     public void Leave(PendingOperation op)
+    {
+        if (!op.IsInBucket)
+        {
+            return;
+        }
+
+        lock (_lock)
+        {
+            Unlink(op);
+        }
+    }
+
+    /// <summary>Unlinks every operation of a command (<paramref name="first"/> and its <see cref="PendingOperation.NextInBatch"/> chain) in one lock section: the command's answer arrived.</summary>
+    public void LeaveChain(PendingOperation first)
     {
         lock (_lock)
         {
-            if (op.Bucket is not { } bucket)
+            for (var op = first; op is not null; op = op.NextInBatch)
             {
-                return;
+                Unlink(op);
             }
-
-            if (op.BucketPrevious is { } previous)
-            {
-                previous.BucketNext = op.BucketNext;
-            }
-            else
-            {
-                bucket.Head = op.BucketNext;
-            }
-
-            if (op.BucketNext is { } next)
-            {
-                next.BucketPrevious = op.BucketPrevious;
-            }
-
-            op.Bucket = null;
-            op.BucketNext = null;
-            op.BucketPrevious = null;
-            DisposeIfIdle(bucket);
         }
+    }
+
+    /// <summary>Under the lock: unlinks <paramref name="op"/> from its bucket, if it is in one.</summary>
+    private static void Unlink(PendingOperation op)
+    {
+        if (op.Bucket is not { } bucket)
+        {
+            return;
+        }
+
+        if (op.BucketPrevious is { } previous)
+        {
+            previous.BucketNext = op.BucketNext;
+        }
+        else
+        {
+            bucket.Head = op.BucketNext;
+        }
+
+        if (op.BucketNext is { } next)
+        {
+            next.BucketPrevious = op.BucketPrevious;
+        }
+
+        op.BucketNext = null;
+        op.BucketPrevious = null;
+        op.Bucket = null;
+        DisposeIfIdle(bucket);
     }
 
     /// <summary>The bucket's slot ended: every operation still in it times out.</summary>
@@ -99,12 +133,14 @@ internal sealed class TimeoutBuckets
             for (var op = bucket.Head; op is not null;)
             {
                 var next = op.BucketNext;
-                op.Bucket = null;
                 op.BucketNext = null;
                 op.BucketPrevious = null;
 
                 // Completing never runs the caller's code here (continuations run asynchronously), so nothing re-enters the lock.
                 op.TimeOut();
+
+                // Last: once the link is gone, Leave no longer waits for this lock, and the operation may go back to the pool.
+                op.Bucket = null;
                 op = next;
             }
 

@@ -47,6 +47,7 @@ public sealed class NsqProducer : INsqPublisher, IAsyncDisposable, IPublishOwner
     private Task[] _supervisors = [];
     private int _started;
     private int _next;
+    private string? _lastValidTopic;
     private Task? _disposeTask;
 
     /// <summary>Creates a producer for one nsqd. Nothing connects until <see cref="ConnectAsync"/> or the first publish.</summary>
@@ -143,7 +144,7 @@ public sealed class NsqProducer : INsqPublisher, IAsyncDisposable, IPublishOwner
     /// </summary>
     private ValueTask PublishFastAsync(string topic, ReadOnlyMemory<byte> body, CancellationToken cancellationToken)
     {
-        if (cancellationToken.IsCancellationRequested || _stopping.IsCancellationRequested || topic is null || !NsqNames.IsValidTopicName(topic)
+        if (cancellationToken.IsCancellationRequested || _stopping.IsCancellationRequested || !IsValidTopic(topic)
             || body.Length == 0 || body.Length > _options.Connection.MaxMessageSize || !_limit.TryEnter(1, body.Length))
         {
             return PublishCoreAsync(topic!, body, cancellationToken);
@@ -164,6 +165,31 @@ public sealed class NsqProducer : INsqPublisher, IAsyncDisposable, IPublishOwner
         // Completed at once with a failure (the room is already given back): one that was never written goes the full way.
         var failed = publish.AsTask();
         return failed.Exception?.InnerException is NsqNotSentException ? PublishCoreAsync(topic, body, cancellationToken) : new ValueTask(failed);
+    }
+
+    /// <summary>
+    /// Whether <paramref name="topic"/> is a valid topic name; the string last found valid is remembered, so
+    /// an application that publishes to one topic (the usual case) pays a reference comparison, not a scan.
+    /// </summary>
+    private bool IsValidTopic(string? topic)
+    {
+        if (topic is null)
+        {
+            return false;
+        }
+
+        if (ReferenceEquals(topic, _lastValidTopic))
+        {
+            return true;
+        }
+
+        if (!NsqNames.IsValidTopicName(topic))
+        {
+            return false;
+        }
+
+        _lastValidTopic = topic;
+        return true;
     }
 
     void IPublishOwner.Completed(int count, long bytes) => _limit.Exit(count, bytes);
@@ -430,6 +456,11 @@ public sealed class NsqProducer : INsqPublisher, IAsyncDisposable, IPublishOwner
 
     private NsqdConnection? TryPick()
     {
+        if (_slots.Length == 1)
+        {
+            return _slots[0].Current is { IsConnected: true } only ? only : null;
+        }
+
         var start = (int)((uint)Interlocked.Increment(ref _next) % (uint)_slots.Length);
         for (var i = 0; i < _slots.Length; i++)
         {

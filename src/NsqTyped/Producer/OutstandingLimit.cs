@@ -8,7 +8,7 @@ namespace NsqTyped;
 /// </summary>
 internal sealed class OutstandingLimit(int maxCount, long maxBytes)
 {
-    private readonly object _lock = new();
+    private readonly Lock _lock = new();
     private readonly LinkedList<Waiter> _waiters = new();
     private int _count;
     private long _bytes;

@@ -73,21 +73,16 @@ public sealed partial class NsqReader
     }
 
     /// <summary>
-    /// Whether a connection's read loop may run the handler itself: at MaxInFlight 1 (the default) at most one
-    /// message is in flight, so handing it to a worker buys no parallelism and costs a thread hop each way on the
-    /// only message there is; the read loop runs it up to its first wait instead. The connection's
-    /// <see cref="InlineWatchdog"/> moves reading to another thread when a handler blocks synchronously.
-    /// </summary>
-    internal bool RunsInline => !IsPullMode && _options.MaxInFlight == 1;
-
-    /// <summary>
-    /// A read loop asks to run a message inline: only while no handler runs and nothing waits in the queue,
-    /// so neither the concurrency limit nor the order of queued messages changes.
+    /// A connection's read loop asks whether the message that ended its read may run on the thread the loop
+    /// leaves once its next read is registered, instead of going through the queue to a worker. Only at
+    /// MaxInFlight 1: at most one message is in flight, so a worker buys no parallelism and its hand-over costs
+    /// a thread hop on every round trip. And only while no handler runs and nothing waits in the queue, so
+    /// neither the concurrency limit nor the order of queued messages changes.
     /// </summary>
     internal bool TryClaimInline() =>
-        !IsClosing && _work.Reader.Count == 0 && Interlocked.CompareExchange(ref _handlersRunning, 1, 0) == 0;
+        _inlineEligible && !IsClosing && _work.Reader.Count == 0 && Interlocked.CompareExchange(ref _handlersRunning, 1, 0) == 0;
 
-    /// <summary>Runs a message claimed by <see cref="TryClaimInline"/> on the calling read loop up to its first wait.</summary>
+    /// <summary>Runs a message claimed by <see cref="TryClaimInline"/> on the calling thread up to its first wait.</summary>
     internal void RunInline(NsqMessage message)
     {
         var run = RunClaimedAsync(message);

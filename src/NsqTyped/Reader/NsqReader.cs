@@ -78,8 +78,9 @@ public sealed partial class NsqReader : INsqPublisher, IAsyncDisposable
     private volatile bool _reportOutcomes;
     private int _workerCount;
 
-    // Handlers running now, on workers or inline on a read loop (an inline run needs it at 0).
+    // Handlers running now, on workers or inline (an inline run needs it at 0); inline runs need a handler and MaxInFlight 1.
     private int _handlersRunning;
+    private readonly bool _inlineEligible;
 
     // The last handler run inline that did not complete on its read loop: a graceful close waits for it as for the workers.
     private Task? _inlineRun;
@@ -140,6 +141,7 @@ public sealed partial class NsqReader : INsqPublisher, IAsyncDisposable
         IsPullMode = pull;
         _options = options;
         _handler = handler;
+        _inlineEligible = !pull && options.MaxInFlight == 1;
         _name = options.Name ?? $"NsqTyped.Reader.{options.Topic}.{options.Channel}";
         var loggerFactory = options.LoggerFactory ?? options.Connection.LoggerFactory;
         _logger = loggerFactory?.CreateLogger(_name) ?? (ILogger)NullLogger.Instance;

@@ -47,8 +47,8 @@ public sealed record NsqReaderOptions
 
     /// <summary>
     /// gnsq <c>max_in_flight</c>: messages in flight at once, spread over the connections (the sum of RDY counts
-    /// never exceeds it). Default 1: one message per round trip, run by the delivering connection's read loop up
-    /// to the handler's first <c>await</c> (no thread hop); raise it for throughput.
+    /// never exceeds it). Default 1: one message per round trip, its handler run on the thread the delivering
+    /// connection's read loop leaves once its next read is registered (no thread hop); raise it for throughput.
     /// </summary>
     public int MaxInFlight { get; init; } = 1;
 

@@ -68,8 +68,6 @@ internal sealed class ReaderConnection : INsqMessageSink, INsqMessageResponder
     ValueTask INsqMessageSink.DeliverAsync(NsqMessage message, CancellationToken cancellationToken) =>
         _reader.EnqueueAsync(this, message, cancellationToken);
 
-    bool INsqMessageSink.RunsInline => _reader.RunsInline;
-
     bool INsqMessageSink.TryClaimInline() => _reader.TryClaimInline();
 
     void INsqMessageSink.RunInline(NsqMessage message)

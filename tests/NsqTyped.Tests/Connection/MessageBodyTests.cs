@@ -200,8 +200,6 @@ public sealed class MessageBodyTests(NsqTestServers servers)
         public ValueTask DeliverAsync(NsqMessage message, CancellationToken cancellationToken) =>
             throw new InvalidOperationException("TryDeliver never refuses.");
 
-        public bool RunsInline => false;
-
         public bool TryClaimInline() => false;
 
         public void RunInline(NsqMessage message) => throw new InvalidOperationException("Never claims a message inline.");

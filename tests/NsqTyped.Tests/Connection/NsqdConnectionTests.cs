@@ -25,6 +25,31 @@ public sealed class NsqdConnectionTests(NsqTestServers servers)
     }
 
     [Fact]
+    public async Task A_caller_that_blocks_once_its_publish_completed_does_not_stop_the_connection_reading()
+    {
+        var topic = NsqTestServers.UniqueTopic();
+        await using var connection = await NsqdConnection.ConnectAsync(servers.NsqdTcpAddress, cancellationToken: Ct);
+
+        for (var i = 0; i < 20; i++)
+        {
+            Assert.True(await PublishThenBlockAsync(connection, topic, i), "the second publish's answer was never read while the first one's caller blocked");
+        }
+    }
+
+    /// <summary>
+    /// Without a captured context, a lone publish's continuation may run on the thread the read loop left. Code
+    /// there blocks until the connection has read another answer: the read loop must go on on another thread.
+    /// </summary>
+    private static async Task<bool> PublishThenBlockAsync(NsqdConnection connection, string topic, int i)
+    {
+        await connection.PublishAsync(topic, Encoding.ASCII.GetBytes($"first{i}"), Ct).ConfigureAwait(false);
+        var next = connection.PublishAsync(topic, Encoding.ASCII.GetBytes($"second{i}"), Ct).AsTask();
+#pragma warning disable xUnit1031 // The blocking wait is the point: caller code that blocks in its continuation.
+        return next.Wait(TimeSpan.FromSeconds(10), Ct);
+#pragma warning restore xUnit1031
+    }
+
+    [Fact]
     public async Task Identify_options_are_negotiated()
     {
         var options = NsqdConnectionOptions.Default with

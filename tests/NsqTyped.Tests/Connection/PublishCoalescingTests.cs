@@ -95,8 +95,8 @@ public sealed class PublishCoalescingTests
         var bodies = Enumerable.Range(0, 21).Select(i => $"message{i:D3}").ToArray();
         var publishes = bodies.Select(b => connection.PublishAsync("coalesce.size", Encoding.ASCII.GetBytes(b), Ct).AsTask()).ToArray();
 
-        // Written without waiting for any answer: the first publishes one PUB each, then each batch as soon as it is full.
-        var lone = NsqdConnection.MaxUnacknowledgedPerTopic;
+        // Written without waiting for any answer: the first publish as PUB, then each batch as soon as it is full.
+        const int lone = 1;
         var full = (bodies.Length - lone) / 6;
         var commands = new List<WireCommand>();
         for (var i = 0; i < lone + full; i++)
@@ -115,6 +115,45 @@ public sealed class PublishCoalescingTests
         Assert.Equal(expected, commands.Select(c => c.Messages.Count));
         Assert.All(commands, c => Assert.True(c.BodySize <= 100, $"MPUB body of {c.BodySize} bytes"));
         Assert.Equal(bodies, commands.SelectMany(c => c.Messages));
+    }
+
+    [Fact]
+    public async Task A_queue_of_BatchBytes_goes_out_without_an_answer_until_the_topic_has_MaxUnacknowledgedPerTopic_commands_unanswered()
+    {
+        await using var server = new ScriptedServer();
+        var (connection, stream) = await ConnectAsync(server);
+        await using var _ = connection;
+        await using var __ = stream;
+
+        // 1,000-byte bodies take 1,004 bytes of an MPUB body each: the queue reaches BatchBytes with its 66th.
+        var perBatch = (NsqdConnection.BatchBytes + 1003) / 1004;
+        var eager = NsqdConnection.MaxUnacknowledgedPerTopic - 1;
+        var first = await FillAsync(connection, stream, "coalesce.eager");
+        var bodies = Enumerable.Range(0, eager * perBatch).Select(i => Encoding.ASCII.GetBytes(i.ToString("D1000", System.Globalization.CultureInfo.InvariantCulture))).ToArray();
+        var batched = bodies.Select(b => connection.PublishAsync("coalesce.eager", b, Ct).AsTask()).ToArray();
+
+        // No answer yet: each full batch went out at once, up to the limit of unanswered commands.
+        for (var i = 0; i < eager; i++)
+        {
+            var batch = await WireCommand.ReadAsync(stream);
+            Assert.Equal("MPUB coalesce.eager", batch.Line);
+            Assert.Equal(perBatch, batch.Messages.Count);
+            Assert.Equal(bodies.Skip(i * perBatch).Take(perBatch).Select(b => Encoding.ASCII.GetString(b)), batch.Messages);
+        }
+
+        // At the limit, even a full queue waits: a publish canceled now is still left out of it.
+        using var cancel = new CancellationTokenSource();
+        var held = Enumerable.Range(0, perBatch).Select(i => connection.PublishAsync("coalesce.eager", bodies[i], Ct).AsTask()).ToArray();
+        var canceled = connection.PublishAsync("coalesce.eager", "canceled"u8.ToArray(), cancel.Token).AsTask();
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => canceled.WaitAsync(TimeSpan.FromSeconds(5), Ct));
+
+        await AnswerOkAsync(stream, 1);
+        var after = await WireCommand.ReadAsync(stream);
+        Assert.Equal(perBatch, after.Messages.Count);
+        Assert.DoesNotContain("canceled", after.Messages);
+        await AnswerOkAsync(stream, eager + 1);
+        await Task.WhenAll(first.Concat(batched).Concat(held)).WaitAsync(TimeSpan.FromSeconds(5), Ct);
     }
 
     [Fact]
@@ -160,7 +199,7 @@ public sealed class PublishCoalescingTests
 
         Assert.True(clock.Elapsed >= TimeSpan.FromMilliseconds(290), $"timed out after {clock.Elapsed.TotalMilliseconds:0} ms, before the 300 ms timeout");
 
-        // The late answers go to the two sent PUBs; the timed-out waiting publishes were left out, so the next goes alone.
+        // The late answer goes to the sent PUB; the timed-out waiting publishes were left out, so the next goes alone.
         await AnswerOkAsync(stream, sent.Length);
         var after = connection.PublishAsync("coalesce.timeout", "after"u8.ToArray(), Ct).AsTask();
         var next = await WireCommand.ReadAsync(stream);
@@ -274,10 +313,10 @@ public sealed class PublishCoalescingTests
         await Assert.ThrowsAsync<NsqNotSentException>(async () => await connection.PublishAsync("coalesce.late", "x"u8.ToArray(), Ct));
     }
 
-    /// <summary>Not the waiting case yet: the first publishes of a topic go out at once, one PUB each, until its unanswered commands reach the limit.</summary>
+    /// <summary>Not the waiting case yet: the first publish of a topic goes out at once as PUB; from then on, publishes of the topic wait for its answer.</summary>
     internal static async Task<Task[]> FillAsync(INsqPublisher publisher, Stream stream, string topic)
     {
-        var tasks = new Task[NsqdConnection.MaxUnacknowledgedPerTopic];
+        var tasks = new Task[1];
         for (var i = 0; i < tasks.Length; i++)
         {
             tasks[i] = publisher.PublishAsync(topic, Encoding.ASCII.GetBytes($"fill{i}"), Ct).AsTask();
