@@ -39,8 +39,6 @@ public sealed partial class NsqReader
         {
             while (reader.TryRead(out var command))
             {
-                var phase = _rdy.Phase;
-                var counter = _rdy.BackoffCounter;
                 try
                 {
                     if (Handle(command))
@@ -55,11 +53,7 @@ public sealed partial class NsqReader
                     ReaderLog.ActorFailed(_logger, _name, command.Kind.ToString(), ex);
                 }
 
-                if (phase != _rdy.Phase || counter != _rdy.BackoffCounter)
-                {
-                    ReportBackoff();
-                }
-
+                ReportBackoffIfChanged();
                 SyncReporting();
             }
 
@@ -491,11 +485,28 @@ public sealed partial class NsqReader
 
     private void SendRdy(ReaderConnection session, long count)
     {
+        // A phase change is reported before the first RDY above 0 decided under it: nsqd may deliver under that RDY
+        // at once, and whoever watches the backoff must not see such a message before the phase that allowed it.
+        // (RDY 0, as when a backoff starts, brings nothing: that phase is reported after the step, with its RDY 0s out.)
+        if (count > 0)
+        {
+            ReportBackoffIfChanged();
+        }
+
         // Before the RDY goes out, so responders report what a new phase needs before nsqd can deliver under it.
         _reportOutcomes = _rdy.Phase != RdyPhase.Flowing || _rdy.HasHeldGrants;
         RdySent?.Invoke(session.Id, count, _rdy.GetMaxRdy(session));
         ReaderLog.SendingRdy(_logger, _name, session.Endpoint.ToString(), count);
         session.Connection.ReadyFromController(count);
+    }
+
+    /// <summary>Reports the backoff phase and counter when they differ from what was last reported.</summary>
+    private void ReportBackoffIfChanged()
+    {
+        if ((int)_rdy.Phase != _backoffPhase || _rdy.BackoffCounter != _backoffCounter)
+        {
+            ReportBackoff();
+        }
     }
 
     private void ReportBackoff()
