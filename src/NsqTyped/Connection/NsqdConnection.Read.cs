@@ -56,7 +56,7 @@ public sealed partial class NsqdConnection
 
                     if (waiting is not null)
                     {
-                        CompleteDeferred(inline: false);
+                        CompleteDeferred();
                         // The consumer's bounded queue is full: wait for room (the frames behind stay in the pipe).
                         await _sink!.DeliverAsync(waiting, _lifetime.Token).ConfigureAwait(false);
                     }
@@ -89,7 +89,7 @@ public sealed partial class NsqdConnection
         }
         finally
         {
-            CompleteDeferred(inline: false);
+            CompleteDeferred();
             await reader.CompleteAsync().ConfigureAwait(false);
         }
 

@@ -243,7 +243,7 @@ public sealed partial class NsqdConnection
     /// </summary>
     private void CompletePending(in NsqFrame response)
     {
-        CompleteDeferred(inline: false);
+        CompleteDeferred();
         if (!_pending.TryDequeue(out var op))
         {
             Log.UnexpectedResponse(_logger, Address);
@@ -315,29 +315,18 @@ public sealed partial class NsqdConnection
     }
 
     /// <summary>
-    /// Read loop: tells the caller of the answered command kept back by <see cref="Defer"/>, if any — on this
-    /// thread when <paramref name="inline"/> (only once the read loop no longer depends on this thread), or
-    /// by queuing the caller's continuation to the thread pool as for any other completion.
+    /// Read loop, when it cannot wait for its next read to be registered (the read completed at once, a response or
+    /// fatal error arrived, the loop waits for queue room or ends): the caller of the answered command kept back by
+    /// <see cref="Defer"/>, and the message claimed to run inline, go through the thread pool as any other completion.
     /// </summary>
-    private void CompleteDeferred(bool inline)
+    private void CompleteDeferred()
     {
         DispatchInlinePending();
-        if (_deferred is not { } op)
-        {
-            return;
-        }
-
-        _deferred = null;
-        if (inline)
-        {
-            op.SetClaimedResultInline();
-        }
-        else
+        if (TakeDeferred() is { } op)
         {
             op.SetClaimedResult();
+            op.ReleaseFromQueue();
         }
-
-        op.ReleaseFromQueue();
     }
 
     /// <summary>
@@ -361,7 +350,7 @@ public sealed partial class NsqdConnection
                     return false;
                 }
 
-                connection.CompleteDeferred(inline: false);
+                connection.CompleteDeferred();
                 return true;
             }
         }
@@ -438,7 +427,7 @@ public sealed partial class NsqdConnection
     /// <summary>A fatal error frame arrived: it answers the oldest pending command, and every publish coalesced into it fails with the same error.</summary>
     private void FailPending(NsqServerException error)
     {
-        CompleteDeferred(inline: false);
+        CompleteDeferred();
         if (_pending.TryDequeue(out var op))
         {
             CompleteCommand(op, error);
