@@ -204,7 +204,7 @@ public sealed partial class NsqdConnection
             var message = new NsqMessage(view.Id, view.Attempts, view.TimestampNanoseconds, _bodies.Copy(view.Body), sink.Responder);
             if (last && sink.TryClaimInline())
             {
-                // Run on this thread once the read loop's next read is registered (DeferringRead).
+                // Run on this thread once the read loop's next read is registered (NextRead).
                 _inlinePending = message;
                 return null;
             }

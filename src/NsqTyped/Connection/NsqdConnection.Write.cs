@@ -127,6 +127,11 @@ public sealed partial class NsqdConnection
         {
             WriteNowOrSignal();
         }
+        else
+        {
+            // Queued behind an unanswered command: its answer must not wait for caller code on another thread.
+            ReleaseParkedReadForOthers();
+        }
 
         return op.AsValueTask();
     }
@@ -297,8 +302,8 @@ public sealed partial class NsqdConnection
 
     /// <summary>
     /// Read loop: an answered lone command (a synchronous publish's PUB, typically) is claimed now, its room
-    /// given back to its producer, and its caller told once the read loop has started its next read
-    /// (<see cref="DeferringRead"/>): then the caller's continuation runs on the thread the read loop leaves,
+    /// given back to its producer, and its caller told on the read loop's thread (<see cref="NextRead"/>): just
+    /// before the next read is issued on a connection with nothing else to read for, else just after; either way
     /// instead of being queued for another thread-pool thread (a hop, and a thread woken, per publish).
     /// </summary>
     private void Defer(PendingOperation op)
@@ -326,73 +331,6 @@ public sealed partial class NsqdConnection
         {
             op.SetClaimedResult();
             op.ReleaseFromQueue();
-        }
-    }
-
-    /// <summary>
-    /// Awaits the read loop's next read and, when that read has to wait for data, tells the caller kept back
-    /// by <see cref="Defer"/>, or runs the handler of the message the sink claimed (<see cref="INsqMessageSink.TryClaimInline"/>),
-    /// on this thread <b>after</b> the read loop's continuation is registered with the read. The read loop therefore
-    /// never depends on that code: if it blocks, the next data resumes the read loop on another thread as usual.
-    /// When the read completes at once (more data was waiting), both go through the thread pool instead, and the
-    /// read loop goes on here.
-    /// </summary>
-    private readonly struct DeferringRead(NsqdConnection connection, ValueTask<ReadResult> read) : ICriticalNotifyCompletion
-    {
-        private readonly ConfiguredValueTaskAwaitable<ReadResult>.ConfiguredValueTaskAwaiter _read = read.ConfigureAwait(false).GetAwaiter();
-
-        public bool IsCompleted
-        {
-            get
-            {
-                if (!_read.IsCompleted)
-                {
-                    return false;
-                }
-
-                connection.CompleteDeferred();
-                return true;
-            }
-        }
-
-        public DeferringRead GetAwaiter() => this;
-
-        public ReadResult GetResult() => _read.GetResult();
-
-        public void OnCompleted(Action continuation)
-        {
-            var deferred = connection.TakeDeferred();
-            var message = connection.TakeInlinePending();
-            _read.OnCompleted(continuation);
-            Complete(deferred, message);
-        }
-
-        public void UnsafeOnCompleted(Action continuation)
-        {
-            var deferred = connection.TakeDeferred();
-            var message = connection.TakeInlinePending();
-            _read.UnsafeOnCompleted(continuation);
-            Complete(deferred, message);
-        }
-
-        private void Complete(PendingOperation? deferred, NsqMessage? message)
-        {
-            // The read loop may already run on another thread: only what was taken is touched here.
-            if (deferred is not null)
-            {
-                if (message is not null)
-                {
-                    // Two pieces of user code: the message's handler must not wait behind the caller's continuation.
-                    connection.Dispatch(message);
-                }
-
-                deferred.SetClaimedResultInline();
-                deferred.ReleaseFromQueue();
-            }
-            else if (message is not null)
-            {
-                connection._sink!.RunInline(message);
-            }
         }
     }
 
@@ -848,6 +786,7 @@ public sealed partial class NsqdConnection
 
     private void SignalWriter()
     {
+        ReleaseParkedReadForOthers();
         if (Interlocked.Exchange(ref _signaled, 1) == 0)
         {
             _writeSignal.Release();
@@ -900,6 +839,7 @@ public sealed partial class NsqdConnection
     /// </summary>
     private void WriteNowOrSignal()
     {
+        ReleaseParkedReadForOthers();
         if (Interlocked.CompareExchange(ref _writerBusy, 1, 0) != 0)
         {
             SignalWriter();

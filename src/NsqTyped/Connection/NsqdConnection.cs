@@ -220,7 +220,7 @@ public sealed partial class NsqdConnection : INsqPublisher, INsqMessageResponder
             // tasks and awaits them before disposing the lifetime token source they use.
             _state = StateOpen;
             _lastReceived = Environment.TickCount64;
-            _readLoop = Task.Run(ReadLoopAsync, CancellationToken.None);
+            _readLoop = ReadLoopAsync();
             _writeLoop = Task.Run(WriteLoopAsync, CancellationToken.None);
         }
         if (Options.HeartbeatInterval != Timeout.InfiniteTimeSpan)
@@ -260,6 +260,7 @@ public sealed partial class NsqdConnection : INsqPublisher, INsqMessageResponder
         }
 
         _watchdog?.Dispose();
+        _parkWatch?.Dispose();
         await WaitForInlineWriterAsync().ConfigureAwait(false);
         DisposeStreams();
         _lifetime.Dispose();
@@ -288,6 +289,9 @@ public sealed partial class NsqdConnection : INsqPublisher, INsqMessageResponder
         {
             // Cancellation callbacks only complete operations; a failure there must not stop the close.
         }
+
+        // A read parked in front of caller code is issued now: it fails at once and the read loop ends.
+        ReleaseParkedRead();
 
         try
         {

@@ -47,6 +47,9 @@ internal static partial class Log
     [LoggerMessage(EventId = 1012, Level = LogLevel.Warning, Message = "nsqd {Address} delivered message {MessageId} with a {Size}-byte body, above MaxReadMessageSize ({Limit} bytes); it is read past without being buffered and given up")]
     public static partial void MessageTooLarge(ILogger logger, string address, string messageId, int size, int limit);
 
+    [LoggerMessage(EventId = 1013, Level = LogLevel.Debug, Message = "A publish's continuation or a message's handler has run on the read loop's thread of nsqd {Address} for over {PeriodMs} ms; reading goes on on another thread")]
+    public static partial void ParkedReadReleased(ILogger logger, string address, long periodMs);
+
     [LoggerMessage(EventId = 1100, Level = LogLevel.Debug, Message = "Producer connecting to nsqd {Address}")]
     public static partial void ProducerConnecting(ILogger logger, string address);
 

@@ -196,8 +196,8 @@ internal sealed class PendingOperation : IValueTaskSource
     /// <summary>
     /// Completes an operation claimed with <see cref="TryClaim"/> and runs the awaiting caller's continuation
     /// on this thread, unless the caller captured a synchronization context or scheduler (then it is posted
-    /// there). Only for a thread that no loop of the connection depends on any more (see
-    /// <c>NsqdConnection.DeferringRead</c>). The operation may be back in the pool when this returns.
+    /// there). Only for a thread no loop of the connection depends on, or one another thread takes over when
+    /// the caller does not return soon (see <c>NsqdConnection.NextRead</c>). The operation may be back in the pool when this returns.
     /// </summary>
     public void SetClaimedResultInline()
     {

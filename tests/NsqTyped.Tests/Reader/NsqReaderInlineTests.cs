@@ -5,9 +5,9 @@ using static NsqTyped.Tests.Reader.ReaderTestKit;
 namespace NsqTyped.Tests.Reader;
 
 /// <summary>
-/// At MaxInFlight 1 the handler runs on the thread a connection's read loop leaves once its next read is
-/// registered (docs/reader.md, "Performance"). A handler that blocks that thread must still not stop the
-/// connection: the next data resumes the read loop on another thread.
+/// At MaxInFlight 1 the handler runs on the connection's read loop thread, in front of the loop's next read,
+/// which is issued when the handler returns (docs/reader.md, "Performance"). A handler that blocks that thread
+/// must still not stop the connection: the watch issues the read on another thread.
 /// </summary>
 public sealed class NsqReaderInlineTests(NsqTestServers servers)
 {
@@ -25,6 +25,32 @@ public sealed class NsqReaderInlineTests(NsqTestServers servers)
         MaxInFlight = 1,
         Connection = NsqdConnectionOptions.Default with { HeartbeatInterval = heartbeat, LoggerFactory = logging },
     };
+
+    [Fact]
+    public async Task At_max_in_flight_1_a_handler_runs_in_front_of_its_connections_next_read()
+    {
+        using var logging = LoggerFactory.Create(b => b.AddProvider(_log));
+        var handled = 0;
+        var inFront = 0;
+        NsqReader? self = null;
+        await using var reader = new NsqReader(OptionsWith(logging, TimeSpan.FromSeconds(5)), (_, _) =>
+        {
+            if (self!.Connections.Any(c => c.Connection.IsParkedBehindCurrentThread))
+            {
+                Interlocked.Increment(ref inFront);
+            }
+
+            Interlocked.Increment(ref handled);
+            return ValueTask.CompletedTask;
+        });
+        self = reader;
+        await reader.StartAsync(TestContext.Current.CancellationToken);
+
+        await PublishAsync(servers.NsqdTcpAddress, _topic, 5);
+
+        await WaitUntilAsync(() => Volatile.Read(ref handled) == 5, "every message handled");
+        Assert.InRange(Volatile.Read(ref inFront), 1, 5);
+    }
 
     [Fact]
     public async Task A_handler_blocking_on_a_publish_through_its_own_Reader_completes()
