@@ -24,6 +24,9 @@ public sealed partial class NsqdConnection
     private Action? _parkedContinuation;
     private long _parkRuns;
 
+    // Commands the caller code in front of a parked read wrote (that thread only).
+    private int _parkedCommands;
+
     // The watch that releases a parked read whose caller does not come back (CheckParkedRead).
     private Timer? _parkWatch;
     private int _parkWatchArmed;
@@ -226,6 +229,7 @@ public sealed partial class NsqdConnection
 
         var parkedMessage = TakeInlinePending();
         _parkedContinuation = continuation;
+        _parkedCommands = 0;
         var run = _parkRuns + 1;
         Volatile.Write(ref _parkRuns, run);
         Interlocked.Exchange(ref _parkedRun, run);
@@ -327,12 +331,14 @@ public sealed partial class NsqdConnection
         ThreadPool.UnsafeQueueUserWorkItem(static run => run(), continuation, preferLocal: false);
 
     /// <summary>
-    /// Another thread wrote to the connection (or it closes): a read parked in front of caller code on another
-    /// thread is issued now, so the answer to that write never waits for the caller code.
+    /// A command is being written (called once per command): a parked read is issued now when another thread writes,
+    /// so the answer never waits for caller code, and when the caller code in front of it writes its second command,
+    /// so a caller that pipelines has its answers read while it goes on. One command and a return (a synchronous
+    /// publisher, a handler's FIN) keeps the read parked.
     /// </summary>
-    private void ReleaseParkedReadForOthers()
+    private void OnCommandWritten()
     {
-        if (Volatile.Read(ref _parkedRun) != 0 && t_parkedBy != this)
+        if (Volatile.Read(ref _parkedRun) != 0 && (t_parkedBy != this || ++_parkedCommands > 1))
         {
             ReleaseParkedRead();
         }

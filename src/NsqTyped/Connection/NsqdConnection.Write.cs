@@ -129,8 +129,8 @@ public sealed partial class NsqdConnection
         }
         else
         {
-            // Queued behind an unanswered command: its answer must not wait for caller code on another thread.
-            ReleaseParkedReadForOthers();
+            // Queued behind an unanswered command: written later, but its answer must not wait for caller code.
+            OnCommandWritten();
         }
 
         return op.AsValueTask();
@@ -784,9 +784,16 @@ public sealed partial class NsqdConnection
         }
     }
 
+    /// <summary>A command was queued for the write loop: wakes it (see <see cref="OnCommandWritten"/> for a parked read).</summary>
     private void SignalWriter()
     {
-        ReleaseParkedReadForOthers();
+        OnCommandWritten();
+        WakeWriter();
+    }
+
+    /// <summary>Wakes the write loop (once until it runs).</summary>
+    private void WakeWriter()
+    {
         if (Interlocked.Exchange(ref _signaled, 1) == 0)
         {
             _writeSignal.Release();
@@ -839,10 +846,10 @@ public sealed partial class NsqdConnection
     /// </summary>
     private void WriteNowOrSignal()
     {
-        ReleaseParkedReadForOthers();
+        OnCommandWritten();
         if (Interlocked.CompareExchange(ref _writerBusy, 1, 0) != 0)
         {
-            SignalWriter();
+            WakeWriter();
             return;
         }
 
@@ -962,7 +969,7 @@ public sealed partial class NsqdConnection
 
         if (more || Volatile.Read(ref _draining))
         {
-            SignalWriter();
+            WakeWriter();
         }
     }
 

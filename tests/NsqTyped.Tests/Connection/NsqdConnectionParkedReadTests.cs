@@ -65,6 +65,24 @@ public sealed class NsqdConnectionParkedReadTests(NsqTestServers servers)
     }
 
     [Fact]
+    public async Task A_parked_caller_that_pipelines_has_its_answers_read_while_it_goes_on()
+    {
+        var topic = NsqTestServers.UniqueTopic();
+        await using var connection = await NsqdConnection.ConnectAsync(servers.NsqdTcpAddress, cancellationToken: Ct);
+        connection.ParkWatchPeriod = Timeout.InfiniteTimeSpan; // only the caller's second command may issue the read
+
+        await InFrontOfAParkedReadAsync(connection, topic, () =>
+        {
+            var first = connection.PublishAsync(topic, "a"u8.ToArray(), Ct).AsTask();
+            var second = connection.PublishAsync(topic, "b"u8.ToArray(), Ct).AsTask();
+#pragma warning disable xUnit1031 // The blocking wait is the point: the caller goes on without returning.
+            Assert.True(Task.WhenAll(first, second).Wait(Bound, Ct), "the answers were not read while the caller in front of the read went on");
+#pragma warning restore xUnit1031
+            return Task.CompletedTask;
+        }, blockOnThread: true);
+    }
+
+    [Fact]
     public async Task Disposing_the_connection_from_a_parked_caller_ends_the_read_loop()
     {
         var topic = NsqTestServers.UniqueTopic();
