@@ -150,10 +150,11 @@ public sealed partial class NsqdConnection
     /// command kept back by <see cref="Defer"/>, or the handler of the message the sink claimed
     /// (<see cref="INsqMessageSink.TryClaimInline"/>), runs on this thread <b>after</b> the read loop's continuation is
     /// registered with the read, so the read loop never depends on that code. On a connection with nothing else to
-    /// read for (no subscription, no other unanswered command) a kept-back caller runs <b>before</b> the read is issued
-    /// instead (<see cref="AwaitRead"/>): its next publish is then on the wire when the read starts, and when nsqd has
-    /// already answered, the read completes at once and the read loop goes on on this thread, with no thread woken
-    /// for it. This is the round trip of a synchronous publisher.
+    /// read for (no other unanswered command; no subscription, or one that has its only message in flight) that code
+    /// runs <b>before</b> the read is issued instead (<see cref="AwaitRead"/>): the next PUB (or the handler's FIN) is
+    /// then on the wire when the read starts, and when nsqd has already answered, the read completes at once and the
+    /// read loop goes on on this thread, with no thread woken for it: the round trip of a synchronous publisher, or
+    /// of a Reader at MaxInFlight 1.
     /// </summary>
     private readonly struct NextRead(NsqdConnection connection) : ICriticalNotifyCompletion
     {
@@ -196,7 +197,7 @@ public sealed partial class NsqdConnection
     /// Read loop, suspending: either registers <paramref name="continuation"/> with the issued read and then runs what
     /// <see cref="BeginRead"/> kept back, or parks the read: runs the kept-back caller first and issues the read when
     /// the caller's code returns. Caller code that does not return soon (it blocks, or works on) cannot hold the
-    /// connection: any other thread that writes to the connection issues the parked read itself (<see cref="ReleaseParkedRead"/>),
+    /// connection: another thread's command, or its own second one, issues the parked read (<see cref="OnCommandWritten"/>),
     /// as do a close and a watch that sees the same caller still running one to two <see cref="ParkWatchPeriod"/>s later.
     /// </summary>
     private void AwaitRead(Action continuation)

@@ -157,7 +157,8 @@ public sealed class NsqdDeliveryTests
 
         await using var second = await SubscribedAsync(nsqd, "orphan", "ch", rdy: 1);
         var again = await second.ReadMessageAsync();
-        Assert.True(Stopwatch.GetElapsedTime(deliveredAt) >= TimeSpan.FromMilliseconds(990), "redelivered before the message timeout");
+        // Measured from when this client read it (nsqd sent it a little earlier): a margin for that, far from the 0 ms of a redelivery on disconnect.
+        Assert.True(Stopwatch.GetElapsedTime(deliveredAt) >= TimeSpan.FromMilliseconds(900), "redelivered before the message timeout");
         Assert.Equal(delivered.Id, again.Id);
         Assert.Equal(2, again.Attempts);
     }
@@ -165,20 +166,21 @@ public sealed class NsqdDeliveryTests
     [Fact]
     public async Task Touch_cannot_extend_a_message_past_max_msg_timeout()
     {
-        await using var nsqd = await EmbeddedNsqd.StartAsync(new EmbeddedNsqdOptions { MaxMsgTimeout = TimeSpan.FromMilliseconds(2000) }, TestContext.Current.CancellationToken);
+        // Three outcomes 1 s apart, so scheduling delays on a loaded machine cannot blur them: TOUCH ignored →
+        // redelivered ~3 s after delivery (msg_timeout); capped → ~4 s (max-msg-timeout); not capped → ~5 s (TOUCH at ~2 s + 3 s).
+        await using var nsqd = await EmbeddedNsqd.StartAsync(new EmbeddedNsqdOptions { MaxMsgTimeout = TimeSpan.FromMilliseconds(4000) }, TestContext.Current.CancellationToken);
         await PublishAsync(nsqd, "touchcap", "payload");
-        await using var consumer = await SubscribedAsync(nsqd, "touchcap", "ch", rdy: 1, new { msg_timeout = 1500 });
+        await using var consumer = await SubscribedAsync(nsqd, "touchcap", "ch", rdy: 1, new { msg_timeout = 3000 });
         var message = await consumer.ReadMessageAsync();
         var deliveredAt = Stopwatch.GetTimestamp();
 
-        Assert.Null(await consumer.TryReadFrameAsync(TimeSpan.FromMilliseconds(1000)));
+        Assert.Null(await consumer.TryReadFrameAsync(TimeSpan.FromMilliseconds(2000)));
         await consumer.TouchAsync(message.Id);
 
-        // Without the cap the new deadline would be ~2500 ms after delivery; the cap is 2000 ms.
-        var again = await consumer.ReadMessageAsync();
+        var again = await consumer.ReadMessageAsync(TimeSpan.FromSeconds(10));
         var elapsed = Stopwatch.GetElapsedTime(deliveredAt);
         Assert.Equal(2, again.Attempts);
-        Assert.InRange(elapsed.TotalMilliseconds, 1990, 2450);
+        Assert.InRange(elapsed.TotalMilliseconds, 3500, 4900);
     }
 
     [Fact]
