@@ -392,7 +392,15 @@ public sealed partial class NsqdConnection
         _parkWatchSeenRuns = runs;
         if (active && Volatile.Read(ref _state) == StateOpen)
         {
-            _parkWatch!.Change(ParkWatchPeriod, Timeout.InfiniteTimeSpan);
+            try
+            {
+                _parkWatch!.Change(ParkWatchPeriod, Timeout.InfiniteTimeSpan);
+            }
+            catch (ObjectDisposedException)
+            {
+                // Closed and disposed since the state was read: nothing is parked any more.
+            }
+
             return;
         }
 
